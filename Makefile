@@ -1,0 +1,34 @@
+# `make run` sets everything up and serves on http://127.0.0.1:8000; `make test` sets up and runs
+# every test. Both create .venv from constraints.txt (exact pins) the first time.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+
+.PHONY: setup run test lint format openapi
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $@
+
+run: setup
+	$(BIN)/gradient-service serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+openapi: setup
+	$(BIN)/gradient-service openapi openapi/openapi.json

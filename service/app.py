@@ -1,0 +1,40 @@
+"""create_app(): the FastAPI application, its routers and error handlers."""
+
+import torch
+from fastapi import FastAPI
+
+from service import __version__
+from service.config import Settings, get_settings
+from service.errors import install_handlers
+from service.http import JSONResponse
+from service.routes import examples, gradients, health
+
+DESCRIPTION = """
+Send a small feed-forward network, its weights (or a seed), an input and a target; get back the
+loss, the prediction and every parameter's gradient from PyTorch autograd (the reference) and
+from an independent NumPy backprop, with how far apart they are.
+
+`POST /gradients` with `{}` runs the course assignment's worked example
+(see `GET /examples/seed`).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    torch.set_num_threads(settings.torch_threads)
+    app = FastAPI(
+        title="gradient-service",
+        version=__version__,
+        description=DESCRIPTION,
+        default_response_class=JSONResponse,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    install_handlers(app)
+    app.include_router(health.router)
+    app.include_router(gradients.router)
+    app.include_router(examples.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,39 @@
+"""The one settings object: limits, default tolerances and threads, read from the environment.
+
+Every field can be set as `GRADIENT_SERVICE_<FIELD>` (e.g. `GRADIENT_SERVICE_MAX_BATCH=64`).
+"""
+
+from functools import lru_cache
+
+from pydantic import Field, PositiveInt
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRADIENT_SERVICE_", extra="forbid", frozen=True)
+
+    # Limits: each violation is a 4xx that names the limit, its value and what was asked.
+    max_body_bytes: PositiveInt = Field(32 * 1024 * 1024, description="largest request body")
+    max_layers: PositiveInt = Field(64, description="most layers in a network")
+    max_width: PositiveInt = Field(4096, description="widest in_features/out_features")
+    max_parameters: PositiveInt = Field(2_000_000, description="most parameters in a network")
+    max_batch: PositiveInt = Field(4096, description="most samples in x")
+    max_activations: PositiveInt = Field(
+        4_000_000, description="most activation values (batch × Σ layer widths) in one pass"
+    )
+
+    # Default tolerances for `agree`, per dtype: |engine − reference| ≤ atol + rtol·|reference|.
+    float64_atol: float = Field(1e-12, ge=0)
+    float64_rtol: float = Field(1e-9, ge=0)
+    float32_atol: float = Field(1e-5, ge=0)
+    float32_rtol: float = Field(1e-4, ge=0)
+
+    # Problems costing more than this many multiply-adds run off the event loop.
+    inline_cost: PositiveInt = 200_000
+    # Threads for torch's intra-op pool; one per worker process, workers = cores.
+    torch_threads: PositiveInt = 1
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,167 @@
+"""Errors, and the handlers that turn every one of them into `{"detail": [...]}`.
+
+The hierarchy::
+
+    ServiceError                 anything the service refuses, with a status and a detail list
+    └── InvalidRequest      422  the request is well-formed JSON but not a valid problem
+        ├── LimitExceeded   422  a configured size limit; names the limit, its value, the ask
+        └── NonFiniteResult 422  the maths overflowed; names the engine and the quantity
+
+Outside it, FastAPI's own errors get the same shape here: a body that is not JSON is a 400,
+a body over the size limit a 413, a field pydantic rejects a 422.
+
+Each detail item is `{"type", "loc", "msg"}` (FastAPI's format), `loc` a path into the request
+such as `["body", "weights", "0.weight"]`. Pydantic's errors are reshaped to the same format;
+inputs are echoed only when they are small scalars, so nothing non-finite or huge goes back out.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.http import JSONResponse
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class ErrorItem:
+    loc: Loc
+    msg: str
+    type: str = "value_error"
+    ctx: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"type": self.type, "loc": list(self.loc), "msg": self.msg}
+        if self.ctx:
+            item["ctx"] = self.ctx
+        return item
+
+
+class ServiceError(Exception):
+    status_code = 400
+
+    def __init__(self, errors: Sequence[ErrorItem]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors))
+        self.errors = list(errors)
+
+
+class InvalidRequest(ServiceError):
+    status_code = 422
+
+
+class LimitExceeded(InvalidRequest):
+    def __init__(self, loc: Loc, limit: str, value: int, asked: int, what: str) -> None:
+        msg = (
+            f"{what} is {asked:,}, above the limit of {value:,} (GRADIENT_SERVICE_{limit.upper()})"
+        )
+        ctx = {"limit": limit, "value": value, "asked": asked}
+        super().__init__([ErrorItem(loc, msg, "limit_exceeded", ctx)])
+
+
+class NonFiniteResult(InvalidRequest):
+    def __init__(self, engine: str, quantity: str) -> None:
+        msg = (
+            f"the {engine} engine's {quantity} overflowed to a non-finite value; "
+            "scale the weights or inputs down"
+        )
+        super().__init__([ErrorItem(("body",), msg, "non_finite_result", {"quantity": quantity})])
+
+
+def _text(value: str) -> str:
+    """A string that is safe to encode as UTF-8 (a lone surrogate in a key would not be)."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _echo(value: Any) -> Any:
+    """A rejected input, echoed only when it is a small JSON-safe scalar."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        return None  # too large for a JSON integer most clients can read
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, str) and len(value) <= 100:
+        return _text(value)
+    return None
+
+
+def _body_path(loc: Sequence[Any], body: Any) -> list[str | int]:
+    """A pydantic loc without its union tags ("vector", "linear", …): a path into the body."""
+    if not loc or loc[0] != "body":
+        return list(loc)
+    path: list[str | int] = ["body"]
+    node = body
+    rest = loc[1:]
+    for i, part in enumerate(rest):
+        last = i == len(rest) - 1
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]
+        elif not last:
+            continue  # a tag pydantic adds to name the union member it tried
+        path.append(_text(part) if isinstance(part, str) else part)
+    return path
+
+
+def validation_items(errors: Sequence[Any], body: Any) -> list[dict[str, Any]]:
+    items = []
+    for error in errors:
+        item: dict[str, Any] = {
+            "type": error["type"],
+            "loc": _body_path(error["loc"], body),
+            "msg": _text(error["msg"]),
+        }
+        echoed = _echo(error.get("input"))
+        if echoed is not None:
+            item["input"] = echoed
+        ctx = {k: _echo(v) for k, v in error.get("ctx", {}).items()}
+        if ctx:
+            item["ctx"] = ctx
+        items.append(item)
+    return items
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": [e.as_json() for e in exc.errors]}, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e["type"] == "json_invalid" for e in errors):
+            return _malformed(errors)
+        return JSONResponse({"detail": validation_items(errors, exc.body)}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail: Any = exc.detail
+        if exc.status_code == 413:
+            limit = request.app.state.settings.max_body_bytes
+            msg = (
+                f"the request body is larger than {limit:,} bytes (GRADIENT_SERVICE_MAX_BODY_BYTES)"
+            )
+            detail = [{"type": "body_too_large", "loc": ["body"], "msg": msg}]
+        return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)
+
+
+def _malformed(errors: Sequence[Any]) -> JSONResponse:
+    items = []
+    for error in errors:
+        position = error["loc"][-1] if error["type"] == "json_invalid" else None
+        reason = error.get("ctx", {}).get("error", "invalid JSON")
+        items.append(
+            {
+                "type": "json_invalid",
+                "loc": ["body"],
+                "msg": f"the body is not valid JSON: {reason} (at character {position})",
+            }
+        )
+    return JSONResponse({"detail": items}, 400)

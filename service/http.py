@@ -1,0 +1,51 @@
+"""JSON in and out, fast and strict: orjson both ways, NumPy arrays serialised natively.
+
+orjson refuses `NaN`/`Infinity` tokens and numbers that overflow (`1e400`). Only when it refuses
+a body do we parse it again with the lenient standard library, so that pydantic can point at the
+exact field holding the non-finite number (a 422) rather than a character offset (a 400).
+"""
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from starlette.responses import JSONResponse as StarletteJSONResponse
+
+
+class JSONResponse(StarletteJSONResponse):
+    """orjson with NumPy support; non-finite floats must never reach it (they would be null)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as refused:
+        try:
+            return json.loads(body)  # NaN, Infinity, 1e400: let validation name the field
+        except (ValueError, RecursionError):
+            raise refused from None  # not JSON at all: orjson's message and position
+
+
+class JSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = parse_json(await self.body())
+        return self._json
+
+
+class JSONRoute(APIRoute):
+    """A route whose request body is parsed by `parse_json`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            return await handler(JSONRequest(request.scope, request.receive))
+
+        return route_handler

@@ -1,0 +1,213 @@
+"""The contract: what a request may hold and what a response holds (see DESIGN.md).
+
+Models are strict: numbers must be JSON numbers (`false` and `"1.0"` are not), non-finite
+numbers are refused wherever they appear, and unknown fields are errors, not silently ignored.
+Shapes, chaining and size limits need the whole request and are checked in `problem.py`.
+"""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+
+from service import seed
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Vector = list[Finite]
+Matrix = list[list[Finite]]
+
+
+def _nesting(value: Any) -> str:
+    """Tell a vector from a matrix by its first element, so an error names one shape only."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "number"
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return "matrix"
+    return "vector"
+
+
+Tensor = Annotated[
+    Annotated[Vector, Tag("vector")] | Annotated[Matrix, Tag("matrix")],
+    Discriminator(_nesting),
+]
+TensorOrNumber = Annotated[
+    Annotated[Finite, Tag("number")]
+    | Annotated[Vector, Tag("vector")]
+    | Annotated[Matrix, Tag("matrix")],
+    Discriminator(_nesting),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+# --- layers: torch.nn's names, defaults and maths ------------------------------------------
+
+
+class Linear(Strict):
+    """y = x Wᵀ + b, W of shape (out_features, in_features), like `torch.nn.Linear`."""
+
+    type: Literal["linear"]
+    in_features: Annotated[int, Field(ge=1)]
+    out_features: Annotated[int, Field(ge=1)]
+    bias: bool = True
+
+
+class Identity(Strict):
+    type: Literal["identity"]
+
+
+class Sigmoid(Strict):
+    type: Literal["sigmoid"]
+
+
+class Tanh(Strict):
+    type: Literal["tanh"]
+
+
+class ReLU(Strict):
+    type: Literal["relu"]
+
+
+class LeakyReLU(Strict):
+    type: Literal["leaky_relu"]
+    negative_slope: Finite = 0.01
+
+
+class ELU(Strict):
+    type: Literal["elu"]
+    alpha: Finite = 1.0
+
+
+class Softplus(Strict):
+    """log(1 + exp(beta·x)) / beta, and x itself where beta·x > threshold."""
+
+    type: Literal["softplus"]
+    beta: Annotated[Finite, Field(gt=0)] = 1.0
+    threshold: Finite = 20.0
+
+
+class GELU(Strict):
+    type: Literal["gelu"]
+    approximate: Literal["none", "tanh"] = "none"
+
+
+class SiLU(Strict):
+    type: Literal["silu"]
+
+
+Activation = Identity | Sigmoid | Tanh | ReLU | LeakyReLU | ELU | Softplus | GELU | SiLU
+Layer = Annotated[Linear | Activation, Field(discriminator="type")]
+
+
+SEED_LAYERS: list[Linear | Activation] = TypeAdapter(list[Layer]).validate_python(seed.LAYERS)
+
+
+class Network(Strict):
+    layers: list[Layer] = Field(
+        default=SEED_LAYERS,
+        min_length=1,
+        description="Applied in order, like `torch.nn.Sequential`. Default: the seed's "
+        "2-10-10-1 sigmoid network.",
+    )
+
+
+class Tolerance(Strict):
+    """`agree` holds where |engine − reference| ≤ atol + rtol·|reference| for every entry."""
+
+    atol: Annotated[Finite, Field(ge=0)] | None = Field(
+        None, description="Default: 1e-12 for float64, 1e-5 for float32."
+    )
+    rtol: Annotated[Finite, Field(ge=0)] | None = Field(
+        None, description="Default: 1e-9 for float64, 1e-4 for float32."
+    )
+
+
+Loss = Literal["sse", "mse"]
+DType = Literal["float64", "float32"]
+
+
+# --- POST /gradients ---------------------------------------------------------------------------
+
+
+class GradientsRequest(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [seed.request_body()]})
+
+    network: Network = Network()
+    weights: dict[str, Tensor] | None = Field(
+        None,
+        description='Keyed like `nn.Sequential(...).state_dict()`: "0.weight" (out × in), '
+        '"0.bias", "2.weight", … Default: initialised from `init_seed`.',
+    )
+    init_seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = Field(
+        seed.INIT_SEED,
+        description="Without `weights`: the weights `torch.manual_seed(init_seed)` then "
+        "building the network gives.",
+    )
+    x: Tensor | None = Field(
+        None,
+        description="One point `[x1, x2, …]` or a batch `[[…], …]`. Default: the seed's "
+        "point [0.9861, 0.6680].",
+    )
+    y: TensorOrNumber | None = Field(
+        None,
+        description="The prediction's shape; a bare number for one point with one output. "
+        "Default: 0.7093 with the seed's x, else ½ Σ x² per sample (one output only).",
+    )
+    loss: Loss = Field(seed.LOSS, description="`sse` = Σ(prediction − y)², `mse` = its mean.")
+    dtype: DType = "float64"
+    tolerance: Tolerance = Field(default_factory=Tolerance)
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+Gradients = dict[str, Tensor]
+
+
+class EngineOutput(BaseModel):
+    loss: Finite
+    prediction: Tensor
+    gradients: Gradients
+    elapsed_ms: Finite
+
+
+class Deviation(BaseModel):
+    """How far one quantity of an engine is from the reference (autograd)."""
+
+    max_abs: Finite = Field(description="max |a − b|")
+    max_rel: Finite = Field(description="max |a − b| / max(|a|, |b|), 0 where both are 0")
+    agree: bool = Field(description="every entry within atol + rtol·|reference|")
+
+
+class EngineDeviation(BaseModel):
+    loss: Deviation
+    prediction: Deviation
+    gradients: dict[str, Deviation]
+    max_abs: Finite = Field(description="the largest max_abs above")
+    max_rel: Finite = Field(description="the largest max_rel above")
+    agree: bool = Field(description="every quantity above agrees")
+
+
+class ResolvedTolerance(BaseModel):
+    atol: Finite
+    rtol: Finite
+
+
+class GradientsResponse(BaseModel):
+    reference: Literal["autograd"] = "autograd"
+    loss: Finite = Field(description="The reference engine's loss.")
+    prediction: Tensor = Field(description="`[out]` for one point, `[batch, out]` for a batch.")
+    gradients: Gradients = Field(description="The reference engine's, keyed like the weights.")
+    engines: dict[str, EngineOutput]
+    deviations: dict[str, EngineDeviation] = Field(
+        description="Each engine but the reference, against the reference."
+    )
+    agree: bool
+    dtype: DType
+    tolerance: ResolvedTolerance
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    engines: list[str]

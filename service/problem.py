@@ -1,0 +1,322 @@
+"""From a validated request to a `Problem`: shapes, chaining, defaults and size limits.
+
+Pydantic has checked types and finiteness field by field; what needs the whole request is checked
+here, and every finding names its field with a `loc` into the body. Checks that can be collected
+(missing and unexpected weight names, wrong shapes) are all reported at once.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from service import seed
+from service.compare import Tolerance
+from service.config import Settings
+from service.engines import LayerSpec, Problem
+from service.engines.autograd import initial_weights
+from service.errors import ErrorItem, InvalidRequest, LimitExceeded, Loc
+from service.models import GradientsRequest, Linear
+
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str  # as in state_dict: "0.weight", "0.bias", …
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    problem: Problem
+    tolerance: Tolerance
+    single: bool  # x was one point: the prediction is [out], not [batch, out]
+
+
+def parameters(layers: tuple[LayerSpec, ...]) -> list[Parameter]:
+    """The network's parameters in `state_dict` order."""
+    found = []
+    for index, layer in enumerate(layers):
+        if isinstance(layer, Linear):
+            found.append(Parameter(f"{index}.weight", (layer.out_features, layer.in_features)))
+            if layer.bias:
+                found.append(Parameter(f"{index}.bias", (layer.out_features,)))
+    return found
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+# --- the network -------------------------------------------------------------------------------
+
+
+def check_network(layers: tuple[LayerSpec, ...], settings: Settings) -> None:
+    if len(layers) > settings.max_layers:
+        raise LimitExceeded(
+            ("body", "network", "layers"),
+            "max_layers",
+            settings.max_layers,
+            len(layers),
+            "the number of layers",
+        )
+    errors = []
+    previous: tuple[int, Linear] | None = None
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Linear):
+            continue
+        for field in ("in_features", "out_features"):
+            width = getattr(layer, field)
+            if width > settings.max_width:
+                raise LimitExceeded(
+                    ("body", "network", "layers", index, field),
+                    "max_width",
+                    settings.max_width,
+                    width,
+                    f"layer {index}'s {field}",
+                )
+        if previous is not None and previous[1].out_features != layer.in_features:
+            before, linear = previous
+            errors.append(
+                ErrorItem(
+                    ("body", "network", "layers", index, "in_features"),
+                    f"layer {index} takes {layer.in_features} features but layer {before} gives "
+                    f"{linear.out_features}: each linear layer's in_features must equal the "
+                    "previous linear layer's out_features",
+                    "layers_do_not_chain",
+                )
+            )
+        previous = (index, layer)
+    if errors:
+        raise InvalidRequest(errors)
+    count = sum(int(np.prod(p.shape)) for p in parameters(layers))
+    if count > settings.max_parameters:
+        raise LimitExceeded(
+            ("body", "network"),
+            "max_parameters",
+            settings.max_parameters,
+            count,
+            "the number of parameters",
+        )
+
+
+def widths(layers: tuple[LayerSpec, ...], in_width: int) -> list[int]:
+    """The width of every layer's output, given the input's."""
+    out = []
+    width = in_width
+    for layer in layers:
+        if isinstance(layer, Linear):
+            width = layer.out_features
+        out.append(width)
+    return out
+
+
+def input_width(layers: tuple[LayerSpec, ...]) -> int | None:
+    """in_features of the first linear layer; None if any width will do (no linear layer)."""
+    return next((layer.in_features for layer in layers if isinstance(layer, Linear)), None)
+
+
+# --- arrays ------------------------------------------------------------------------------------
+
+
+def to_array(value: list, loc: Loc, dtype: type[np.floating]) -> np.ndarray:
+    """A nested list as an array in `dtype`, refusing ragged rows and float32 overflow."""
+    if value and isinstance(value[0], list):
+        lengths = [len(row) for row in value]
+        for i, length in enumerate(lengths):
+            if length != lengths[0]:
+                raise InvalidRequest(
+                    [
+                        ErrorItem(
+                            (*loc, i),
+                            f"row {i} has {length} entries but row 0 has {lengths[0]}: "
+                            "every row must have the same length",
+                            "ragged_array",
+                        )
+                    ]
+                )
+    array = np.array(value, dtype=np.float64).astype(dtype, copy=False)
+    if dtype is np.float32 and not np.all(np.isfinite(array)):
+        raise InvalidRequest(
+            [ErrorItem(loc, "a value is beyond ±3.4e38 and does not fit in float32", "overflow")]
+        )
+    return array
+
+
+def shape_error(loc: Loc, expected: tuple[int, ...], got: tuple[int, ...], hint: str) -> ErrorItem:
+    return ErrorItem(
+        loc, f"expected shape {shape_text(expected)}{hint}, got {shape_text(got)}", "wrong_shape"
+    )
+
+
+# --- the request -------------------------------------------------------------------------------
+
+
+def prepare(request: GradientsRequest, settings: Settings) -> Prepared:
+    layers = tuple(request.network.layers)
+    check_network(layers, settings)
+    dtype = DTYPES[request.dtype]
+
+    x, single = inputs(request, layers, dtype, settings)
+    y = targets(request, layers, x, single, dtype)
+    weights = weights_for(request, layers, dtype)
+
+    default = {
+        "float64": (settings.float64_atol, settings.float64_rtol),
+        "float32": (settings.float32_atol, settings.float32_rtol),
+    }[request.dtype]
+    tolerance = Tolerance(
+        atol=default[0] if request.tolerance.atol is None else request.tolerance.atol,
+        rtol=default[1] if request.tolerance.rtol is None else request.tolerance.rtol,
+    )
+    return Prepared(Problem(layers, weights, x, y, request.loss), tolerance, single)
+
+
+def inputs(
+    request: GradientsRequest, layers: tuple[LayerSpec, ...], dtype: type, settings: Settings
+) -> tuple[np.ndarray, bool]:
+    """x as (batch, in_features), and whether it was a single point."""
+    loc: Loc = ("body", "x")
+    expected = input_width(layers)
+    if request.x is None:
+        if expected not in (None, len(seed.X)):
+            raise InvalidRequest(
+                [
+                    ErrorItem(
+                        loc,
+                        f"x is required: the network takes {expected} features and the default "
+                        f"x (the seed's point) has {len(seed.X)}",
+                        "missing",
+                    )
+                ]
+            )
+        value: list = list(seed.X)
+    else:
+        value = request.x
+    if not value or (isinstance(value[0], list) and not value[0]):
+        raise InvalidRequest([ErrorItem(loc, "x must hold at least one number", "empty")])
+    single = not isinstance(value[0], list)
+    x = to_array([value] if single else value, loc, dtype)
+    batch, width = x.shape
+    if expected is not None and width != expected:
+        what = "point" if single else "every row"
+        raise InvalidRequest(
+            [
+                ErrorItem(
+                    loc,
+                    f"the network takes {expected} features (in_features of its first linear "
+                    f"layer) but {what} of x has {width}",
+                    "wrong_shape",
+                )
+            ]
+        )
+    if batch > settings.max_batch:
+        raise LimitExceeded(loc, "max_batch", settings.max_batch, batch, "the batch size")
+    activations = batch * (width + sum(widths(layers, width)))
+    if activations > settings.max_activations:
+        raise LimitExceeded(
+            loc,
+            "max_activations",
+            settings.max_activations,
+            activations,
+            "batch × (input width + every layer's width)",
+        )
+    return x, single
+
+
+def targets(
+    request: GradientsRequest,
+    layers: tuple[LayerSpec, ...],
+    x: np.ndarray,
+    single: bool,
+    dtype: type,
+) -> np.ndarray:
+    """y as (batch, out_features), the prediction's shape."""
+    loc: Loc = ("body", "y")
+    batch = x.shape[0]
+    out = widths(layers, x.shape[1])[-1]
+    prediction_shape = (out,) if single else (batch, out)
+    y = request.y
+    if y is None:
+        if out != 1:
+            msg = (
+                f"y is required: the network has {out} outputs, and the default labels "
+                "(½ Σ x² per sample) are defined for one output only"
+            )
+            raise InvalidRequest([ErrorItem(loc, msg, "missing")])
+        if request.x is None:
+            return np.full((1, 1), seed.Y, dtype=dtype)
+        return seed.labels(x.astype(np.float64)).astype(dtype)
+    if isinstance(y, float | int):
+        if prediction_shape != (1,):
+            hint = " like the prediction (a bare number fits one point with one output)"
+            raise InvalidRequest([shape_error(loc, prediction_shape, (), hint)])
+        return np.full((1, 1), y, dtype=np.float64).astype(dtype)
+    if y and isinstance(y[0], list):
+        lengths = {len(row) for row in y}
+        shape = (len(y), lengths.pop()) if len(lengths) == 1 else None
+    else:
+        shape = (len(y),)
+    if shape is not None and shape != prediction_shape:
+        hint = " like the prediction"
+        if not single and out == 1 and shape == (batch,):
+            hint += ": one output per sample is written [[y1], [y2], …]"
+        raise InvalidRequest([shape_error(loc, prediction_shape, shape, hint)])
+    array = to_array(y, loc, dtype)  # raises on ragged rows
+    return array.reshape(batch, out)
+
+
+def weights_for(
+    request: GradientsRequest, layers: tuple[LayerSpec, ...], dtype: type
+) -> dict[str, np.ndarray]:
+    expected = parameters(layers)
+    if request.weights is None:
+        initial = initial_weights(layers, request.init_seed)
+        return {name: w.astype(dtype) for name, w in initial.items()}
+    if "init_seed" in request.model_fields_set:
+        msg = "give either weights or init_seed, not both"
+        raise InvalidRequest([ErrorItem(("body", "init_seed"), msg, "conflict")])
+
+    given = request.weights
+    errors = []
+    for p in expected:
+        if p.name not in given:
+            errors.append(
+                ErrorItem(
+                    ("body", "weights"),
+                    f"missing {p.name!r}: expected an array of shape {shape_text(p.shape)}",
+                    "missing_weight",
+                    {"name": p.name},
+                )
+            )
+    names = {p.name for p in expected}
+    for name in given:
+        if name not in names:
+            listed = ", ".join(repr(p.name) for p in expected) or "none"
+            errors.append(
+                ErrorItem(
+                    ("body", "weights", name),
+                    f"unexpected name {name!r}: this network's parameters are {listed}",
+                    "unexpected_weight",
+                )
+            )
+    weights = {}
+    for p in expected:
+        if p.name not in given:
+            continue
+        loc: Loc = ("body", "weights", p.name)
+        try:
+            array = to_array(given[p.name], loc, dtype)
+        except InvalidRequest as exc:
+            errors.extend(exc.errors)
+            continue
+        if array.shape != p.shape:
+            hint = " (out_features × in_features)" if p.name.endswith(".weight") else ""
+            if array.shape == p.shape[::-1] and len(p.shape) == 2:
+                hint += "; this is its transpose"
+            errors.append(shape_error(loc, p.shape, array.shape, hint))
+            continue
+        weights[p.name] = array
+    if errors:
+        raise InvalidRequest(errors)
+    return weights

@@ -1,0 +1,1 @@
+"""Thin routers, one per concern: parse, call the domain code, shape the answer."""

@@ -1,0 +1,111 @@
+"""Test helpers: random problems, and the same network built the torch way, independently."""
+
+import itertools
+from typing import Any
+
+import numpy as np
+import torch
+
+from service.engines import Problem
+from service.models import Layer, Network
+from service.problem import parameters
+
+# Every activation of the contract, with non-default parameters where it has any.
+ACTIVATIONS: list[dict[str, Any]] = [
+    {"type": "identity"},
+    {"type": "sigmoid"},
+    {"type": "tanh"},
+    {"type": "relu"},
+    {"type": "leaky_relu", "negative_slope": 0.2},
+    {"type": "elu", "alpha": 0.7},
+    {"type": "softplus", "beta": 2.0, "threshold": 1.5},
+    {"type": "gelu"},
+    {"type": "gelu", "approximate": "tanh"},
+    {"type": "silu"},
+]
+
+
+def mlp(activation: dict[str, Any], sizes: tuple[int, ...] = (3, 5, 4, 2)) -> list[dict[str, Any]]:
+    """Linear, activation, Linear, activation, …, Linear."""
+    layers: list[dict[str, Any]] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        if i:
+            layers.append(dict(activation))
+        layers.append({"type": "linear", "in_features": n_in, "out_features": n_out})
+    return layers
+
+
+def layer_specs(layers: list[dict[str, Any]]) -> tuple[Layer, ...]:
+    return tuple(Network.model_validate({"layers": layers}).layers)
+
+
+def random_problem(
+    layers: list[dict[str, Any]],
+    batch: int,
+    loss: str = "sse",
+    dtype: type = np.float64,
+    seed: int = 0,
+) -> Problem:
+    rng = np.random.default_rng(seed)
+    specs = layer_specs(layers)
+    weights = {p.name: rng.normal(0, 0.8, p.shape).astype(dtype) for p in parameters(specs)}
+    n_in = next(p.shape[1] for p in parameters(specs))
+    n_out = [p.shape[0] for p in parameters(specs)][-1]
+    x = rng.normal(0, 1, (batch, n_in)).astype(dtype)
+    y = rng.normal(0, 1, (batch, n_out)).astype(dtype)
+    return Problem(specs, weights, x, y, loss)
+
+
+def torch_module(layer: dict[str, Any]) -> torch.nn.Module:
+    """The torch.nn module a layer of the contract names, built the way a torch user would."""
+    kind = layer["type"]
+    args = {k: v for k, v in layer.items() if k != "type"}
+    if kind == "linear":
+        return torch.nn.Linear(**args)
+    names = {
+        "identity": torch.nn.Identity,
+        "sigmoid": torch.nn.Sigmoid,
+        "tanh": torch.nn.Tanh,
+        "relu": torch.nn.ReLU,
+        "leaky_relu": torch.nn.LeakyReLU,
+        "elu": torch.nn.ELU,
+        "softplus": torch.nn.Softplus,
+        "gelu": torch.nn.GELU,
+        "silu": torch.nn.SiLU,
+    }
+    return names[kind](**args)
+
+
+def torch_sequential(layers: list[dict[str, Any]]) -> torch.nn.Sequential:
+    return torch.nn.Sequential(*(torch_module(layer) for layer in layers))
+
+
+def finite_difference_gradients(
+    layers: list[dict[str, Any]], problem: Problem, step: float = 1e-6
+) -> dict[str, np.ndarray]:
+    """Central differences of the loss of a torch.nn.Sequential, in float64, entry by entry."""
+    net = torch_sequential(layers).double()
+    x = torch.from_numpy(problem.x.astype(np.float64))
+    y = torch.from_numpy(problem.y.astype(np.float64))
+    reduction = {"sse": "sum", "mse": "mean"}[problem.loss]
+    state = {k: torch.from_numpy(v.astype(np.float64)) for k, v in problem.weights.items()}
+
+    def loss() -> float:
+        net.load_state_dict(state)
+        with torch.no_grad():
+            return float(torch.nn.functional.mse_loss(net(x), y, reduction=reduction))
+
+    gradients = {}
+    for name, w in state.items():
+        g = np.zeros(w.shape)
+        flat = w.view(-1)
+        for i in range(flat.numel()):
+            original = float(flat[i])
+            flat[i] = original + step
+            up = loss()
+            flat[i] = original - step
+            down = loss()
+            flat[i] = original
+            g.reshape(-1)[i] = (up - down) / (2 * step)
+        gradients[name] = g
+    return gradients
