@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,10 +37,15 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("serve", help="serve the HTTP API with uvicorn")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1, help="processes; use the number of cores")
-    p.add_argument("--log-level", default="info")
+    p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="env HOST")
+    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")), help="env PORT")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WORKERS", "1")),
+        help="processes, one per core (env WORKERS)",
+    )
+    p.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"), help="env LOG_LEVEL")
     p.set_defaults(run=serve)
 
     p = commands.add_parser("openapi", help="write the OpenAPI spec generated from the app")

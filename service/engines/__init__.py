@@ -33,9 +33,10 @@ class Problem:
 
 @dataclass(frozen=True)
 class EngineResult:
-    loss: float
+    loss: np.floating  # in the problem's dtype
     prediction: np.ndarray  # (batch, out_features)
     gradients: dict[str, np.ndarray]  # same names and shapes as `Problem.weights`
+    input_gradient: np.ndarray  # dL/dx, (batch, in_features)
     elapsed_ms: float
 
 

@@ -61,17 +61,18 @@ def loss_value(name: str, prediction: torch.Tensor, y: torch.Tensor) -> torch.Te
 def run(problem: Problem) -> EngineResult:
     start = time.perf_counter()
     params = {name: torch.from_numpy(w).requires_grad_() for name, w in problem.weights.items()}
+    x = torch.from_numpy(problem.x).requires_grad_()
     with torch.enable_grad():
-        out = torch.from_numpy(problem.x)
+        out = x
         for index, layer in enumerate(problem.layers):
             out = layer_forward(index, layer, out, params)
         loss = loss_value(problem.loss, out, torch.from_numpy(problem.y))
-        grads = torch.autograd.grad(loss, list(params.values())) if params else ()
+        *grads, input_gradient = torch.autograd.grad(loss, [*params.values(), x])
     gradients = {name: g.numpy() for name, g in zip(params, grads, strict=True)}
     prediction = out.detach().numpy()
     loss_number = loss.detach().numpy()[()]
     elapsed_ms = (time.perf_counter() - start) * 1e3
-    return EngineResult(loss_number, prediction, gradients, elapsed_ms)
+    return EngineResult(loss_number, prediction, gradients, input_gradient.numpy(), elapsed_ms)
 
 
 def initial_weights(layers: tuple[LayerSpec, ...], seed: int) -> dict[str, np.ndarray]:

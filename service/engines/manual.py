@@ -63,8 +63,10 @@ def weight_gradient(grad_z: Array, a: Array) -> Array:
     return np.dot(grad_z.T, a)
 
 
-def backward(tape: list[Step], weights: dict[str, Array], grad_output: Array) -> dict[str, Array]:
-    """Gradients of every parameter, given dL/d(network output)."""
+def backward(
+    tape: list[Step], weights: dict[str, Array], grad_output: Array
+) -> tuple[dict[str, Array], Array]:
+    """Gradients of every parameter and of the input, given dL/d(network output)."""
     gradients: dict[str, Array] = {}
     grad = grad_output
     for step in reversed(tape):
@@ -76,7 +78,7 @@ def backward(tape: list[Step], weights: dict[str, Array], grad_output: Array) ->
             grad = np.dot(grad, w)  # dL/da_prev = dL/dz · W
         else:
             grad = grad * elementwise(step.layer).derivative(step.input, step.output)
-    return {name: gradients[name] for name in weights}  # state_dict order
+    return {name: gradients[name] for name in weights}, grad  # state_dict order
 
 
 def run(problem: Problem) -> EngineResult:
@@ -86,6 +88,6 @@ def run(problem: Problem) -> EngineResult:
         tape = forward(problem.layers, weights, problem.x)
         prediction = tape[-1].output
         loss, grad_prediction = LOSSES[problem.loss](prediction, problem.y)
-        gradients = backward(tape, weights, grad_prediction)
+        gradients, input_gradient = backward(tape, weights, grad_prediction)
     elapsed_ms = (time.perf_counter() - start) * 1e3
-    return EngineResult(loss, prediction, gradients, elapsed_ms)
+    return EngineResult(loss, prediction, gradients, input_gradient, elapsed_ms)
