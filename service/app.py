@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from service import __version__
 from service.config import Settings, get_settings
 from service.errors import install_handlers
-from service.http import JSONResponse
+from service.http import BodyLimit, JSONResponse
 from service.routes import examples, gradients, health
 
 DESCRIPTION = """
@@ -27,8 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         default_response_class=JSONResponse,
-        max_body_size=settings.max_body_bytes,
     )
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.state.settings = settings
     install_handlers(app)
     app.include_router(health.router)

@@ -40,10 +40,10 @@ class Report:
 
 
 def check_finite(engine: str, result: EngineResult) -> None:
-    if not np.isfinite(result.loss):
-        raise NonFiniteResult(engine, "loss")
     if not np.all(np.isfinite(result.prediction)):
         raise NonFiniteResult(engine, "prediction")
+    if not np.isfinite(result.loss):
+        raise NonFiniteResult(engine, "loss")
     for name, gradient in result.gradients.items():
         if not np.all(np.isfinite(gradient)):
             raise NonFiniteResult(engine, f"gradient of {name}")

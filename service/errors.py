@@ -91,8 +91,11 @@ def _echo(value: Any) -> Any:
     return None
 
 
-def _body_path(loc: Sequence[Any], body: Any) -> list[str | int]:
-    """A pydantic loc without its union tags ("vector", "linear", …): a path into the body."""
+def _body_path(loc: Sequence[Any], body: Any, missing: bool) -> list[str | int]:
+    """A pydantic loc without its union tags ("vector", "linear", …): a path into the body.
+
+    A part that is not in the body is a tag, except the last one of a missing field.
+    """
     if not loc or loc[0] != "body":
         return list(loc)
     path: list[str | int] = ["body"]
@@ -104,7 +107,7 @@ def _body_path(loc: Sequence[Any], body: Any) -> list[str | int]:
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if in_dict or in_list:
             node = node[part]
-        elif not last:
+        elif not (last and missing):
             continue  # a tag pydantic adds to name the union member it tried
         path.append(_text(part) if isinstance(part, str) else part)
     return path
@@ -115,7 +118,7 @@ def validation_items(errors: Sequence[Any], body: Any) -> list[dict[str, Any]]:
     for error in errors:
         item: dict[str, Any] = {
             "type": error["type"],
-            "loc": _body_path(error["loc"], body),
+            "loc": _body_path(error["loc"], body, error["type"] == "missing"),
             "msg": _text(error["msg"]),
         }
         echoed = _echo(error.get("input"))
@@ -143,12 +146,8 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail: Any = exc.detail
-        if exc.status_code == 413:
-            limit = request.app.state.settings.max_body_bytes
-            msg = (
-                f"the request body is larger than {limit:,} bytes (GRADIENT_SERVICE_MAX_BODY_BYTES)"
-            )
-            detail = [{"type": "body_too_large", "loc": ["body"], "msg": msg}]
+        if isinstance(detail, str):
+            detail = [{"type": "http_error", "loc": [], "msg": detail}]
         return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)
 
 

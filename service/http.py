@@ -10,9 +10,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from starlette.responses import JSONResponse as StarletteJSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class JSONResponse(StarletteJSONResponse):
@@ -49,3 +50,44 @@ class JSONRoute(APIRoute):
             return await handler(JSONRequest(request.scope, request.receive))
 
         return route_handler
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        msg = f"the request body is larger than {limit:,} bytes (GRADIENT_SERVICE_MAX_BODY_BYTES)"
+        detail = [{"type": "body_too_large", "loc": ["body"], "msg": msg, "ctx": {"limit": limit}}]
+        super().__init__(413, detail)
+
+
+class BodyLimit:
+    """ASGI middleware: a 413 for a body over `limit` bytes, before it is parsed.
+
+    A declared Content-Length over the limit is refused at once; a chunked body is counted as it
+    arrives and refused at the first byte past the limit, so it is never held in memory.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            error = BodyTooLarge(self.limit)
+            await JSONResponse({"detail": error.detail}, 413)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counting_receive, send)

@@ -135,7 +135,8 @@ def to_array(value: list, loc: Loc, dtype: type[np.floating]) -> np.ndarray:
                         )
                     ]
                 )
-    array = np.array(value, dtype=np.float64).astype(dtype, copy=False)
+    with np.errstate(over="ignore"):
+        array = np.array(value, dtype=np.float64).astype(dtype, copy=False)
     if dtype is np.float32 and not np.all(np.isfinite(array)):
         raise InvalidRequest(
             [ErrorItem(loc, "a value is beyond ±3.4e38 and does not fit in float32", "overflow")]
@@ -246,7 +247,12 @@ def targets(
             raise InvalidRequest([ErrorItem(loc, msg, "missing")])
         if request.x is None:
             return np.full((1, 1), seed.Y, dtype=dtype)
-        return seed.labels(x.astype(np.float64)).astype(dtype)
+        with np.errstate(over="ignore"):
+            labels = seed.labels(x.astype(np.float64)).astype(dtype)
+        if not np.all(np.isfinite(labels)):
+            msg = "the default labels ½ Σ x² overflow for this x; give y"
+            raise InvalidRequest([ErrorItem(loc, msg, "overflow")])
+        return labels
     if isinstance(y, float | int):
         if prediction_shape != (1,):
             hint = " like the prediction (a bare number fits one point with one output)"
