@@ -207,6 +207,18 @@ class GradientsResponse(BaseModel):
     tolerance: ResolvedTolerance
 
 
+class ErrorDetail(BaseModel):
+    type: str = Field(description="A machine-readable kind, e.g. `wrong_shape`, `limit_exceeded`.")
+    loc: list[str | int] = Field(description='Where, as a path into the request: ["body", "x", 3].')
+    msg: str = Field(description="What is wrong and what was expected.")
+    input: Any = Field(None, description="The rejected value, when it is a small scalar.")
+    ctx: dict[str, Any] | None = Field(None, description="Particulars, e.g. a limit's value.")
+
+
+class ErrorResponse(BaseModel):
+    detail: list[ErrorDetail]
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     version: str

@@ -8,16 +8,19 @@ from service.compare import Deviation
 from service.compute import REFERENCE, Report, compute
 from service.engines import EngineResult
 from service.http import JSONResponse, JSONRoute
-from service.models import GradientsRequest, GradientsResponse
+from service.models import ErrorResponse, GradientsRequest, GradientsResponse
 from service.problem import Prepared, prepare
 from service.routes.deps import SettingsDep
 
 router = APIRouter(tags=["gradients"], route_class=JSONRoute)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not valid JSON."},
-    413: {"description": "The body is larger than the configured limit."},
-    422: {"description": "A field is invalid; `detail` names it and says what was expected."},
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
+    413: {"model": ErrorResponse, "description": "The body is larger than the configured limit."},
+    422: {
+        "model": ErrorResponse,
+        "description": "A field is invalid; `detail` names it and says what was expected.",
+    },
 }
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from service.models import GradientsResponse
+from service.models import ErrorResponse, GradientsResponse
 from tests.nets import ACTIVATIONS, mlp, torch_sequential
 
 LINEAR_2_3 = {"type": "linear", "in_features": 2, "out_features": 3}
@@ -309,6 +309,7 @@ async def test_bad_request_names_the_field(
 ) -> None:
     response = await post(client, body)
     assert response.status_code == status, response.text
+    ErrorResponse.model_validate_json(response.content)
     detail = response.json()["detail"]
     assert detail[0]["loc"] == loc, detail
     assert words in detail[0]["msg"], detail
