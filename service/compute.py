@@ -1,9 +1,10 @@
-"""Run every engine on a problem and compare each with the reference (autograd).
+"""Run the chosen engines on a problem and compare each with the reference (autograd).
 
-Nothing non-finite leaves here: an engine whose loss, prediction or gradient overflowed is
+Nothing non-finite leaves here: an engine whose prediction, loss or gradient overflowed is
 reported as `NonFiniteResult`, naming the engine and the quantity.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,14 +22,16 @@ class EngineDeviation:
     loss: Deviation
     prediction: Deviation
     gradients: dict[str, Deviation]
+    input_gradient: Deviation
+    updated_weights: dict[str, Deviation] | None
     overall: Deviation
+    tolerance: Tolerance
 
 
 @dataclass(frozen=True)
 class Report:
     results: dict[str, EngineResult]  # the reference first
     deviations: dict[str, EngineDeviation]  # every engine but the reference
-    tolerance: Tolerance
 
     @property
     def reference(self) -> EngineResult:
@@ -39,38 +42,55 @@ class Report:
         return all(d.overall.agree for d in self.deviations.values())
 
 
-def check_finite(engine: str, result: EngineResult) -> None:
-    if not np.all(np.isfinite(result.prediction)):
-        raise NonFiniteResult(engine, "prediction")
-    if not np.isfinite(result.loss):
-        raise NonFiniteResult(engine, "loss")
+def quantities(result: EngineResult) -> Iterator[tuple[str, np.ndarray]]:
+    """Every number an engine returns, named, in the order a reader would check them."""
+    yield "prediction", result.prediction
+    yield "loss", np.asarray(result.loss)
     for name, gradient in result.gradients.items():
-        if not np.all(np.isfinite(gradient)):
-            raise NonFiniteResult(engine, f"gradient of {name}")
+        yield f"gradient of {name}", gradient
+    yield "input gradient", result.input_gradient
+    for name, weight in (result.updated_weights or {}).items():
+        yield f"updated {name}", weight
+
+
+def check_finite(engine: str, result: EngineResult) -> None:
+    for quantity, values in quantities(result):
+        if not np.all(np.isfinite(values)):
+            raise NonFiniteResult(engine, quantity)
 
 
 def compare(result: EngineResult, reference: EngineResult, tol: Tolerance) -> EngineDeviation:
+    def each(values: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> dict:
+        return {name: deviation(values[name], expected[name], tol) for name in expected}
+
     loss = deviation(np.asarray(result.loss), np.asarray(reference.loss), tol)
     prediction = deviation(result.prediction, reference.prediction, tol)
-    gradients = {
-        name: deviation(result.gradients[name], reference.gradients[name], tol)
-        for name in reference.gradients
-    }
-    overall = combine([loss, prediction, *gradients.values()])
-    return EngineDeviation(loss, prediction, gradients, overall)
+    gradients = each(result.gradients, reference.gradients)
+    input_gradient = deviation(result.input_gradient, reference.input_gradient, tol)
+    updated = None
+    if result.updated_weights is not None and reference.updated_weights is not None:
+        updated = each(result.updated_weights, reference.updated_weights)
+    parts = [loss, prediction, *gradients.values(), input_gradient, *(updated or {}).values()]
+    return EngineDeviation(
+        loss, prediction, gradients, input_gradient, updated, combine(parts), tol
+    )
 
 
-def compute(problem: Problem, tolerance: Tolerance) -> Report:
-    results = {}
-    for name, engine in ENGINES.items():
-        results[name] = engine(problem)
-        check_finite(name, results[name])
-    reference = results[REFERENCE]
+def compute(
+    problem: Problem, engines: dict[str, Engine], tolerances: dict[str, Tolerance]
+) -> Report:
+    """`engines` by name, the reference among them; `tolerances` for every other engine."""
+    results = {REFERENCE: engines[REFERENCE](problem)}
+    check_finite(REFERENCE, results[REFERENCE])
+    for name, engine in engines.items():
+        if name != REFERENCE:
+            results[name] = engine(problem)
+            check_finite(name, results[name])
     deviations = {}
     for name, result in results.items():
         if name == REFERENCE:
             continue
-        deviations[name] = compare(result, reference, tolerance)
+        deviations[name] = compare(result, results[REFERENCE], tolerances[name])
         if not np.isfinite(deviations[name].overall.max_abs):
             raise NonFiniteResult(name, "deviation from the reference")
-    return Report(results, deviations, tolerance)
+    return Report(results, deviations)

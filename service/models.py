@@ -123,8 +123,9 @@ class Tolerance(Strict):
     )
 
 
-Loss = Literal["sse", "mse"]
+Loss = Literal["sse", "mse", "cross_entropy", "bce_with_logits"]
 DType = Literal["float64", "float32"]
+EngineName = Literal["autograd", "manual"]
 
 
 # --- POST /gradients ---------------------------------------------------------------------------
@@ -152,11 +153,32 @@ class GradientsRequest(Strict):
     y: TensorOrNumber | None = Field(
         None,
         description="The prediction's shape; a bare number for one point with one output. "
-        "Default: 0.7093 with the seed's x, else ½ Σ x² per sample (one output only).",
+        "For cross_entropy, class indices: a bare integer for one point, [c1, c2, …] for a "
+        "batch. Default (sse and mse): 0.7093 with the seed's x, else ½ Σ x² per sample "
+        "(one output only).",
     )
-    loss: Loss = Field(seed.LOSS, description="`sse` = Σ(prediction − y)², `mse` = its mean.")
+    loss: Loss = Field(
+        seed.LOSS,
+        description="`sse` = Σ(prediction − y)²; `mse` = its mean; `cross_entropy` = "
+        "`nn.CrossEntropyLoss` (logits, y = class indices, mean over the batch); "
+        "`bce_with_logits` = `nn.BCEWithLogitsLoss` (logits, y in [0, 1], mean).",
+    )
     dtype: DType = "float64"
     tolerance: Tolerance = Field(default_factory=Tolerance)
+    engines: Annotated[list[EngineName], Field(min_length=1)] = Field(
+        ["autograd", "manual"],
+        description="Which engines to run. autograd always runs: it is the reference.",
+    )
+    learning_rate: Annotated[Finite, Field(gt=0)] | None = Field(
+        None,
+        description="If set, every engine also takes one SGD step: `updated_weights` = "
+        "w − learning_rate·g (the seed uses 0.05).",
+    )
+    trace: bool = Field(
+        False,
+        description="Add the manual engine's step-by-step values: each layer's input, output "
+        "and the gradients flowing back through it.",
+    )
 
 
 # --- responses ---------------------------------------------------------------------------------
@@ -168,6 +190,10 @@ class EngineOutput(BaseModel):
     loss: Finite
     prediction: Tensor
     gradients: Gradients
+    input_gradient: Tensor = Field(description="dL/dx, the shape of x.")
+    updated_weights: Gradients | None = Field(
+        None, description="w − learning_rate·g, with a learning rate."
+    )
     elapsed_ms: Finite
 
 
@@ -179,18 +205,51 @@ class Deviation(BaseModel):
     agree: bool = Field(description="every entry within atol + rtol·|reference|")
 
 
+class ResolvedTolerance(BaseModel):
+    atol: Finite
+    rtol: Finite
+
+
 class EngineDeviation(BaseModel):
     loss: Deviation
     prediction: Deviation
     gradients: dict[str, Deviation]
+    input_gradient: Deviation
+    updated_weights: dict[str, Deviation] | None = None
     max_abs: Finite = Field(description="the largest max_abs above")
     max_rel: Finite = Field(description="the largest max_rel above")
     agree: bool = Field(description="every quantity above agrees")
+    tolerance: ResolvedTolerance = Field(description="what `agree` was judged with")
 
 
-class ResolvedTolerance(BaseModel):
-    atol: Finite
-    rtol: Finite
+ActivationName = Literal[
+    "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "silu"
+]
+
+
+class TraceLinear(BaseModel):
+    """z = input·Wᵀ + b, and backward: dL/dW = grad_zᵀ·input, grad_input = grad_z·W."""
+
+    index: int
+    type: Literal["linear"]
+    input: Tensor
+    z: Tensor
+    grad_z: Tensor = Field(description="dL/dz")
+    grad_input: Tensor = Field(description="dL/d(input)")
+
+
+class TraceActivation(BaseModel):
+    """a = f(z), and backward: grad_z = grad_a · f'(z)."""
+
+    index: int
+    type: ActivationName
+    z: Tensor
+    a: Tensor
+    grad_a: Tensor = Field(description="dL/da")
+    grad_z: Tensor = Field(description="dL/dz")
+
+
+TraceLayer = Annotated[TraceLinear | TraceActivation, Field(discriminator="type")]
 
 
 class GradientsResponse(BaseModel):
@@ -198,13 +257,20 @@ class GradientsResponse(BaseModel):
     loss: Finite = Field(description="The reference engine's loss.")
     prediction: Tensor = Field(description="`[out]` for one point, `[batch, out]` for a batch.")
     gradients: Gradients = Field(description="The reference engine's, keyed like the weights.")
+    input_gradient: Tensor = Field(description="The reference engine's dL/dx, the shape of x.")
+    updated_weights: Gradients | None = Field(
+        None, description="The reference's w − learning_rate·g: `torch.optim.SGD(lr).step()`."
+    )
+    trace: list[TraceLayer] | None = Field(
+        None, description="With `trace`: the manual engine's values, layer by layer."
+    )
     engines: dict[str, EngineOutput]
     deviations: dict[str, EngineDeviation] = Field(
         description="Each engine but the reference, against the reference."
     )
     agree: bool
     dtype: DType
-    tolerance: ResolvedTolerance
+    tolerance: ResolvedTolerance = Field(description="The analytic engines' (manual's).")
 
 
 class ErrorDetail(BaseModel):

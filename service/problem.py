@@ -11,8 +11,9 @@ import numpy as np
 
 from service import seed
 from service.compare import Tolerance
+from service.compute import ENGINES, REFERENCE
 from service.config import Settings
-from service.engines import LayerSpec, Problem
+from service.engines import Engine, LayerSpec, Problem
 from service.engines.autograd import initial_weights
 from service.errors import ErrorItem, InvalidRequest, LimitExceeded, Loc
 from service.models import GradientsRequest, Linear
@@ -29,7 +30,9 @@ class Parameter:
 @dataclass(frozen=True)
 class Prepared:
     problem: Problem
-    tolerance: Tolerance
+    engines: dict[str, Engine]  # by name, the reference first
+    tolerance: Tolerance  # the request's, for the analytic engines
+    tolerances: dict[str, Tolerance]  # for every engine but the reference
     single: bool  # x was one point: the prediction is [out], not [batch, out]
 
 
@@ -170,7 +173,11 @@ def prepare(request: GradientsRequest, settings: Settings) -> Prepared:
         atol=default[0] if request.tolerance.atol is None else request.tolerance.atol,
         rtol=default[1] if request.tolerance.rtol is None else request.tolerance.rtol,
     )
-    return Prepared(Problem(layers, weights, x, y, request.loss), tolerance, single)
+    problem = Problem(layers, weights, x, y, request.loss, request.learning_rate)
+    names = [REFERENCE, *request.engines, *(["manual"] if request.trace else [])]
+    engines = {name: ENGINES[name] for name in dict.fromkeys(names)}  # once each, in order
+    tolerances = {name: tolerance for name in engines if name != REFERENCE}
+    return Prepared(problem, engines, tolerance, tolerances, single)
 
 
 def inputs(
@@ -232,27 +239,53 @@ def targets(
     single: bool,
     dtype: type,
 ) -> np.ndarray:
-    """y as (batch, out_features), the prediction's shape."""
-    loc: Loc = ("body", "y")
+    """y as (batch, out_features), the prediction's shape; (batch,) class indices for
+    cross_entropy."""
     batch = x.shape[0]
     out = widths(layers, x.shape[1])[-1]
+    if request.loss == "cross_entropy":
+        return class_indices(request.y, batch, out, single, dtype)
+    if request.y is None:
+        return default_labels(request, x, out, dtype)
+    y = shaped_like_prediction(request.y, batch, out, single, dtype)
+    if request.loss == "bce_with_logits":
+        outside = np.argwhere((y < 0) | (y > 1))
+        if len(outside):
+            index = tuple(int(i) for i in outside[0])
+            where = index[1:] if single else index
+            msg = f"bce_with_logits takes targets in [0, 1]; this one is {y[index]}"
+            raise InvalidRequest([ErrorItem(("body", "y", *where), msg, "out_of_range")])
+    return y
+
+
+def default_labels(request: GradientsRequest, x: np.ndarray, out: int, dtype: type) -> np.ndarray:
+    loc: Loc = ("body", "y")
+    if request.loss not in ("sse", "mse") or out != 1:
+        why = (
+            f"the network has {out} outputs"
+            if request.loss in ("sse", "mse")
+            else f"the loss is {request.loss}"
+        )
+        msg = (
+            f"y is required: {why}, and the default labels (½ Σ x² per sample) are defined for "
+            "one output with sse or mse only"
+        )
+        raise InvalidRequest([ErrorItem(loc, msg, "missing")])
+    if request.x is None:
+        return np.full((1, 1), seed.Y, dtype=dtype)
+    with np.errstate(over="ignore"):
+        labels = seed.labels(x.astype(np.float64)).astype(dtype)
+    if not np.all(np.isfinite(labels)):
+        msg = "the default labels ½ Σ x² overflow for this x; give y"
+        raise InvalidRequest([ErrorItem(loc, msg, "overflow")])
+    return labels
+
+
+def shaped_like_prediction(
+    y: float | list, batch: int, out: int, single: bool, dtype: type
+) -> np.ndarray:
+    loc: Loc = ("body", "y")
     prediction_shape = (out,) if single else (batch, out)
-    y = request.y
-    if y is None:
-        if out != 1:
-            msg = (
-                f"y is required: the network has {out} outputs, and the default labels "
-                "(½ Σ x² per sample) are defined for one output only"
-            )
-            raise InvalidRequest([ErrorItem(loc, msg, "missing")])
-        if request.x is None:
-            return np.full((1, 1), seed.Y, dtype=dtype)
-        with np.errstate(over="ignore"):
-            labels = seed.labels(x.astype(np.float64)).astype(dtype)
-        if not np.all(np.isfinite(labels)):
-            msg = "the default labels ½ Σ x² overflow for this x; give y"
-            raise InvalidRequest([ErrorItem(loc, msg, "overflow")])
-        return labels
     if isinstance(y, float | int):
         if prediction_shape != (1,):
             hint = " like the prediction (a bare number fits one point with one output)"
@@ -270,6 +303,33 @@ def targets(
         raise InvalidRequest([shape_error(loc, prediction_shape, shape, hint)])
     array = to_array(y, loc, dtype)  # raises on ragged rows
     return array.reshape(batch, out)
+
+
+def class_indices(
+    y: float | list | None, batch: int, classes: int, single: bool, dtype: type
+) -> np.ndarray:
+    """cross_entropy's targets: one integer in [0, classes) per sample."""
+    loc: Loc = ("body", "y")
+    form = "a bare integer for one point" if single else f"a list of {batch} integers"
+    if y is None:
+        msg = f"y is required: cross_entropy takes class indices, {form}"
+        raise InvalidRequest([ErrorItem(loc, msg, "missing")])
+    values = [y] if single else y
+    if single != isinstance(y, float | int) or (not single and len(values) != batch):
+        msg = f"cross_entropy takes class indices: {form}"
+        raise InvalidRequest([ErrorItem(loc, msg, "wrong_shape")])
+    for i, value in enumerate(values):
+        where = loc if single else (*loc, i)
+        if isinstance(value, list) or not float(value).is_integer():
+            msg = f"a class index must be an integer, got {value}"
+            raise InvalidRequest([ErrorItem(where, msg, "not_an_integer")])
+        if not 0 <= value < classes:
+            msg = (
+                f"class index {int(value)} is out of range for {classes} classes "
+                f"(0 to {classes - 1})"
+            )
+            raise InvalidRequest([ErrorItem(where, msg, "out_of_range")])
+    return np.array(values, dtype=dtype)
 
 
 def weights_for(

@@ -12,7 +12,7 @@ import numpy as np
 
 from service.models import Activation, Linear
 
-LossName = Literal["sse", "mse"]
+LossName = Literal["sse", "mse", "cross_entropy", "bce_with_logits"]
 LayerSpec = Linear | Activation
 
 
@@ -23,8 +23,9 @@ class Problem:
     layers: tuple[LayerSpec, ...]
     weights: Mapping[str, np.ndarray]  # state_dict names → arrays, in `x.dtype`
     x: np.ndarray  # (batch, in_features)
-    y: np.ndarray  # (batch, out_features), the prediction's shape
+    y: np.ndarray  # (batch, out_features); (batch,) class indices for cross_entropy
     loss: LossName
+    learning_rate: float | None = None  # if set, engines also take one SGD step
 
     @property
     def dtype(self) -> np.dtype:
@@ -38,6 +39,20 @@ class EngineResult:
     gradients: dict[str, np.ndarray]  # same names and shapes as `Problem.weights`
     input_gradient: np.ndarray  # dL/dx, (batch, in_features)
     elapsed_ms: float
+    updated_weights: dict[str, np.ndarray] | None = None  # w − lr·g, with a learning rate
+    trace: list["TraceStep"] | None = None  # per layer, from engines that can show their work
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One layer's forward and backward values, (batch, width) each."""
+
+    index: int
+    layer: LayerSpec
+    input: np.ndarray  # a_prev for a linear layer, z for an activation
+    output: np.ndarray  # z for a linear layer, a for an activation
+    grad_output: np.ndarray  # dL/d(output)
+    grad_input: np.ndarray  # dL/d(input)
 
 
 Engine = Callable[[Problem], EngineResult]

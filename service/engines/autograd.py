@@ -6,6 +6,7 @@ weights; nothing global is changed per request (grad mode is thread-local and se
 
 import math
 import time
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -54,8 +55,16 @@ def layer_forward(
 
 
 def loss_value(name: str, prediction: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    reduction = {"sse": "sum", "mse": "mean"}[name]
-    return F.mse_loss(prediction, y, reduction=reduction)
+    match name:
+        case "sse":
+            return F.mse_loss(prediction, y, reduction="sum")
+        case "mse":
+            return F.mse_loss(prediction, y)
+        case "cross_entropy":
+            return F.cross_entropy(prediction, y.long())
+        case "bce_with_logits":
+            return F.binary_cross_entropy_with_logits(prediction, y)
+    raise ValueError(f"unknown loss {name!r}")
 
 
 def run(problem: Problem) -> EngineResult:
@@ -69,10 +78,30 @@ def run(problem: Problem) -> EngineResult:
         loss = loss_value(problem.loss, out, torch.from_numpy(problem.y))
         *grads, input_gradient = torch.autograd.grad(loss, [*params.values(), x])
     gradients = {name: g.numpy() for name, g in zip(params, grads, strict=True)}
+    updated = (
+        None
+        if problem.learning_rate is None
+        else sgd_step(problem.weights, gradients, problem.learning_rate)
+    )
     prediction = out.detach().numpy()
     loss_number = loss.detach().numpy()[()]
     elapsed_ms = (time.perf_counter() - start) * 1e3
-    return EngineResult(loss_number, prediction, gradients, input_gradient.numpy(), elapsed_ms)
+    return EngineResult(
+        loss_number, prediction, gradients, input_gradient.numpy(), elapsed_ms, updated
+    )
+
+
+def sgd_step(
+    weights: Mapping[str, np.ndarray], gradients: dict[str, np.ndarray], lr: float
+) -> dict[str, np.ndarray]:
+    """The update `torch.optim.SGD(lr).step()` makes (`param.add_(grad, alpha=-lr)`, its
+    single-tensor path), on copies of the weights; a test pins it to the optimizer itself."""
+    updated = {}
+    for name, w in weights.items():
+        p = torch.tensor(w)
+        p.add_(torch.from_numpy(gradients[name]), alpha=-lr)
+        updated[name] = p.numpy()
+    return updated
 
 
 def initial_weights(layers: tuple[LayerSpec, ...], seed: int) -> dict[str, np.ndarray]:

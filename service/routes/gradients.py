@@ -4,11 +4,11 @@ import numpy as np
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from service.compare import Deviation
-from service.compute import REFERENCE, Report, compute
-from service.engines import EngineResult
+from service.compare import Deviation, Tolerance
+from service.compute import REFERENCE, EngineDeviation, Report, compute
+from service.engines import EngineResult, TraceStep
 from service.http import JSONResponse, JSONRoute
-from service.models import ErrorResponse, GradientsRequest, GradientsResponse
+from service.models import ErrorResponse, GradientsRequest, GradientsResponse, Linear
 from service.problem import Prepared, prepare
 from service.routes.deps import SettingsDep
 
@@ -24,6 +24,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def run_report(prepared: Prepared, inline_cost: int) -> Report:
+    """Compute on the event loop when cheap, in a worker thread when not."""
+    problem = prepared.problem
+    cost = problem.x.shape[0] * sum(w.size for w in problem.weights.values())
+    if cost > inline_cost:
+        return await run_in_threadpool(compute, problem, prepared.engines, prepared.tolerances)
+    return compute(problem, prepared.engines, prepared.tolerances)
+
+
 @router.post(
     "/gradients",
     response_model=GradientsResponse,
@@ -32,51 +41,94 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def gradients(body: GradientsRequest, settings: SettingsDep) -> JSONResponse:
     prepared = prepare(body, settings)
-    problem = prepared.problem
-    if problem.x.shape[0] * sum(w.size for w in problem.weights.values()) > settings.inline_cost:
-        report = await run_in_threadpool(compute, problem, prepared.tolerance)
-    else:
-        report = compute(problem, prepared.tolerance)
-    return JSONResponse(report_json(report, prepared))
+    report = await run_report(prepared, settings.inline_cost)
+    return JSONResponse(report_json(report, prepared, body.trace))
 
 
-def prediction_json(result: EngineResult, single: bool) -> np.ndarray:
-    return result.prediction[0] if single else result.prediction
+# --- shaping the answer ------------------------------------------------------------------------
+
+
+def per_point(values: np.ndarray, single: bool) -> np.ndarray:
+    """Drop the batch axis when x was one point, as torch does for `net(x)` with a 1-D x."""
+    return values[0] if single else values
+
+
+def tolerance_json(t: Tolerance) -> dict[str, float]:
+    return {"atol": t.atol, "rtol": t.rtol}
 
 
 def deviation_json(d: Deviation) -> dict[str, Any]:
     return {"max_abs": d.max_abs, "max_rel": d.max_rel, "agree": d.agree}
 
 
-def report_json(report: Report, prepared: Prepared) -> dict[str, Any]:
+def engine_deviation_json(d: EngineDeviation) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "loss": deviation_json(d.loss),
+        "prediction": deviation_json(d.prediction),
+        "gradients": {k: deviation_json(v) for k, v in d.gradients.items()},
+        "input_gradient": deviation_json(d.input_gradient),
+    }
+    if d.updated_weights is not None:
+        out["updated_weights"] = {k: deviation_json(v) for k, v in d.updated_weights.items()}
+    out |= {
+        "max_abs": d.overall.max_abs,
+        "max_rel": d.overall.max_rel,
+        "agree": d.overall.agree,
+        "tolerance": tolerance_json(d.tolerance),
+    }
+    return out
+
+
+def engine_json(result: EngineResult, single: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "loss": result.loss,
+        "prediction": per_point(result.prediction, single),
+        "gradients": result.gradients,
+        "input_gradient": per_point(result.input_gradient, single),
+    }
+    if result.updated_weights is not None:
+        out["updated_weights"] = result.updated_weights
+    return out
+
+
+def trace_json(step: TraceStep, single: bool) -> dict[str, Any]:
+    def values(array: np.ndarray) -> np.ndarray:
+        return per_point(array, single)
+
+    if isinstance(step.layer, Linear):
+        return {
+            "index": step.index,
+            "type": "linear",
+            "input": values(step.input),
+            "z": values(step.output),
+            "grad_z": values(step.grad_output),
+            "grad_input": values(step.grad_input),
+        }
+    return {
+        "index": step.index,
+        "type": step.layer.type,
+        "z": values(step.input),
+        "a": values(step.output),
+        "grad_a": values(step.grad_output),
+        "grad_z": values(step.grad_input),
+    }
+
+
+def report_json(report: Report, prepared: Prepared, trace: bool) -> dict[str, Any]:
     single = prepared.single
-    reference = report.reference
+    out = engine_json(report.reference, single)
+    manual = report.results.get("manual")
+    if trace and manual is not None and manual.trace is not None:
+        out["trace"] = [trace_json(step, single) for step in manual.trace]
     return {
         "reference": REFERENCE,
-        "loss": reference.loss,
-        "prediction": prediction_json(reference, single),
-        "gradients": reference.gradients,
+        **out,
         "engines": {
-            name: {
-                "loss": result.loss,
-                "prediction": prediction_json(result, single),
-                "gradients": result.gradients,
-                "elapsed_ms": result.elapsed_ms,
-            }
+            name: engine_json(result, single) | {"elapsed_ms": result.elapsed_ms}
             for name, result in report.results.items()
         },
-        "deviations": {
-            name: {
-                "loss": deviation_json(d.loss),
-                "prediction": deviation_json(d.prediction),
-                "gradients": {k: deviation_json(v) for k, v in d.gradients.items()},
-                "max_abs": d.overall.max_abs,
-                "max_rel": d.overall.max_rel,
-                "agree": d.overall.agree,
-            }
-            for name, d in report.deviations.items()
-        },
+        "deviations": {name: engine_deviation_json(d) for name, d in report.deviations.items()},
         "agree": report.agree,
         "dtype": prepared.problem.dtype.name,
-        "tolerance": {"atol": report.tolerance.atol, "rtol": report.tolerance.rtol},
+        "tolerance": tolerance_json(prepared.tolerance),
     }

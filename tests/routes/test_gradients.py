@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from service import seed
 from service.models import ErrorResponse, GradientsResponse
 from tests.nets import ACTIVATIONS, mlp, torch_sequential
 
@@ -276,7 +277,7 @@ BAD: list[tuple[str, Any, int, list, str]] = [
         ["body", "network", "layers", 0, "in_features"],
         "greater than",
     ),
-    ("unknown loss", {"loss": "l1"}, 422, ["body", "loss"], "'sse' or 'mse'"),
+    ("unknown loss", {"loss": "l1"}, 422, ["body", "loss"], "'sse', 'mse', 'cross_entropy' or"),
     ("unknown dtype", {"dtype": "float16"}, 422, ["body", "dtype"], "'float64' or 'float32'"),
     ("misspelt field", {"learning_rat": 0.1}, 422, ["body", "learning_rat"], "Extra inputs"),
     ("false is not a number", {"x": [1.0, False]}, 422, ["body", "x", 1], "valid number"),
@@ -382,3 +383,88 @@ async def test_default_labels_that_overflow_are_a_422(client: httpx.AsyncClient)
     response = await post(client, {"x": [1e200, 1.0]})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "y"]
+
+
+# --- options: engines, input gradient, learning rate, trace, classification losses -------------
+
+
+async def test_input_gradient_has_the_shape_of_x(client: httpx.AsyncClient) -> None:
+    single = (await post(client, {})).json()
+    assert np.array(single["input_gradient"]).shape == (2,)
+    assert "input_gradient" in single["deviations"]["manual"]
+    batch = (await post(client, {"x": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]})).json()
+    assert np.array(batch["input_gradient"]).shape == (3, 2)
+
+
+async def test_learning_rate_adds_updated_weights(client: httpx.AsyncClient) -> None:
+    result = (await post(client, {"learning_rate": 0.05})).json()
+    torch.manual_seed(0)
+    initial = torch_sequential(seed.LAYERS).double().state_dict()
+    for name, w in initial.items():
+        expected = w.numpy() - 0.05 * np.array(result["gradients"][name])
+        np.testing.assert_allclose(result["updated_weights"][name], expected, rtol=1e-15)
+    assert set(result["deviations"]["manual"]["updated_weights"]) == set(initial)
+    assert "updated_weights" not in (await post(client, {})).json()
+
+
+async def test_trace_lists_every_layer(client: httpx.AsyncClient) -> None:
+    result = (await post(client, {"trace": True, "engines": ["autograd"]})).json()
+    trace = result["trace"]
+    assert [step["type"] for step in trace] == ["linear", "sigmoid", "linear", "sigmoid", "linear"]
+    assert trace[0]["input"] == [0.9861, 0.668]
+    assert trace[-1]["z"] == result["prediction"]
+    assert trace[1]["a"] == trace[2]["input"]
+    assert trace[-1]["grad_z"] == [2 * (result["prediction"][0] - 0.7093)]
+    assert "manual" in result["engines"]  # the trace is the manual engine's
+    assert "trace" not in (await post(client, {})).json()
+
+
+async def test_engines_choice(client: httpx.AsyncClient) -> None:
+    only = (await post(client, {"engines": ["autograd"]})).json()
+    assert set(only["engines"]) == {"autograd"}
+    assert only["deviations"] == {}
+    assert only["agree"] is True
+    manual_only = (await post(client, {"engines": ["manual"]})).json()
+    assert set(manual_only["engines"]) == {"autograd", "manual"}
+
+
+async def test_cross_entropy_over_http(client: httpx.AsyncClient) -> None:
+    layers = [LINEAR_2_3]
+    body = {"network": {"layers": layers}, "x": [[1.0, 2.0], [0.5, -1.0]], "y": [2, 0],
+            "loss": "cross_entropy", "init_seed": 3}  # fmt: skip
+    result = (await post(client, body)).json()
+    torch.manual_seed(3)
+    net = torch_sequential(layers).double()
+    loss = torch.nn.CrossEntropyLoss()(net(torch.tensor(body["x"], dtype=torch.float64)),
+                                       torch.tensor([2, 0]))  # fmt: skip
+    assert result["loss"] == pytest.approx(loss.item(), rel=1e-14)
+    assert result["agree"]
+
+
+CLASSIFICATION_ERRORS = [
+    ({"loss": "cross_entropy", "y": 3}, ["body", "y"], "out of range for 3 classes"),
+    ({"loss": "cross_entropy", "y": 1.5}, ["body", "y"], "must be an integer"),
+    ({"loss": "cross_entropy", "y": [1]}, ["body", "y"], "a bare integer for one point"),
+    ({"loss": "cross_entropy", "x": [[1, 2], [3, 4]], "y": [0, 5]}, ["body", "y", 1],
+     "out of range"),
+    ({"loss": "cross_entropy", "x": [[1, 2], [3, 4]], "y": [0]}, ["body", "y"],
+     "a list of 2 integers"),
+    ({"loss": "cross_entropy"}, ["body", "y"], "y is required"),
+    ({"loss": "bce_with_logits", "y": [0, 1.5, 0]}, ["body", "y", 1], "in [0, 1]"),
+    ({"loss": "bce_with_logits", "y": [0, -0.5, 0]}, ["body", "y", 1], "in [0, 1]"),
+    ({"loss": "bce_with_logits"}, ["body", "y"], "y is required"),
+    ({"engines": ["jax"]}, ["body", "engines", 0], "'autograd' or 'manual'"),
+    ({"engines": []}, ["body", "engines"], "at least 1"),
+    ({"learning_rate": 0}, ["body", "learning_rate"], "greater than 0"),
+    ({"trace": "yes"}, ["body", "trace"], "valid boolean"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "loc", "words"), CLASSIFICATION_ERRORS)
+async def test_option_errors(client: httpx.AsyncClient, extra: dict, loc: list, words: str) -> None:
+    body = {"network": {"layers": [LINEAR_2_3]}, **extra}
+    response = await post(client, body)
+    assert response.status_code == 422, response.text
+    item = response.json()["detail"][0]
+    assert item["loc"] == loc
+    assert words in item["msg"]
