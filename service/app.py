@@ -7,7 +7,7 @@ from service import __version__
 from service.config import Settings, get_settings
 from service.errors import install_handlers
 from service.http import BodyLimit, JSONResponse
-from service.routes import examples, gradients, health
+from service.routes import docs, examples, gradients, health
 
 DESCRIPTION = """
 Send a small feed-forward network, its weights (or a seed), an input and a target; get back the
@@ -27,6 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         default_response_class=JSONResponse,
+        docs_url=None,  # served offline by service.routes.docs
+        redoc_url=None,
     )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.state.settings = settings
@@ -34,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(gradients.router)
     app.include_router(examples.router)
+    app.include_router(docs.router)
+    app.mount(docs.STATIC_URL, docs.static_files(), name="static")
     return app
 
 
