@@ -7,7 +7,7 @@ from service import __version__
 from service.config import Settings, get_settings
 from service.errors import install_handlers
 from service.http import BodyLimit, JSONResponse
-from service.routes import docs, examples, gradients, health
+from service.routes import check, docs, examples, gradients, health
 
 DESCRIPTION = """
 Send a small feed-forward network, its weights (or a seed), an input and a target; get back the
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     app.include_router(health.router)
     app.include_router(gradients.router)
+    app.include_router(check.router)
     app.include_router(examples.router)
     app.include_router(docs.router)
     app.mount(docs.STATIC_URL, docs.static_files(), name="static")

@@ -99,7 +99,7 @@ def factor_hint(got: np.ndarray, expected: np.ndarray, tol: Tolerance, batch: in
     if abs(c - 1) < 1e-9 or not np.all(within(got, c * expected, tol)):
         return None
     named = [
-        (2.0, "twice the expected values: is a factor 2 counted twice?"),
+        (2.0, "twice the expected values; is the 2 of d(p − y)²/dp applied twice?"),
         (0.5, "half the expected values: the derivative of (p − y)² is 2(p − y)"),
         (-1.0, "the expected values with the sign flipped: is it p − y, not y − p?"),
     ]
@@ -113,6 +113,8 @@ def factor_hint(got: np.ndarray, expected: np.ndarray, tol: Tolerance, batch: in
     for value, hint in named:
         if abs(c - value) <= 1e-6 * abs(value):
             return f"off by a factor of {value:g}: {hint}"
+    if expected.size < 3:
+        return None  # any one or two numbers are "a constant factor" of any others
     return f"off by a constant factor of {c:.6g}"
 
 
@@ -127,7 +129,9 @@ def shape_hint(values: np.ndarray | None, expected: np.ndarray, tol: Tolerance) 
                 "out × in like the weight itself, dL/dz ⊗ input"
             )
         return f"shaped like the transpose of the expected {want}, and wrong even transposed"
-    if values.size == expected.size and np.all(within(values.reshape(expected.shape), expected, tol)):
+    if values.size == expected.size and np.all(
+        within(values.reshape(expected.shape), expected, tol)
+    ):
         return f"the right numbers in the wrong shape: expected {want} (row-major)"
     return f"expected shape {want}, got {shape_text(values.shape)}"
 

@@ -8,6 +8,7 @@ Shapes, chaining and size limits need the whole request and are checked in `prob
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from typing_extensions import TypeAliasType
 
 from service import seed
 
@@ -131,8 +132,8 @@ EngineName = Literal["autograd", "manual"]
 # --- POST /gradients ---------------------------------------------------------------------------
 
 
-class GradientsRequest(Strict):
-    model_config = ConfigDict(json_schema_extra={"examples": [seed.request_body()]})
+class ProblemRequest(Strict):
+    """What every endpoint that computes needs: the network, its weights, x, y, loss, dtype."""
 
     network: Network = Network()
     weights: dict[str, Tensor] | None = Field(
@@ -165,6 +166,11 @@ class GradientsRequest(Strict):
     )
     dtype: DType = "float64"
     tolerance: Tolerance = Field(default_factory=Tolerance)
+
+
+class GradientsRequest(ProblemRequest):
+    model_config = ConfigDict(json_schema_extra={"examples": [seed.request_body()]})
+
     engines: Annotated[list[EngineName], Field(min_length=1)] = Field(
         ["autograd", "manual"],
         description="Which engines to run. autograd always runs: it is the reference.",
@@ -271,6 +277,93 @@ class GradientsResponse(BaseModel):
     agree: bool
     dtype: DType
     tolerance: ResolvedTolerance = Field(description="The analytic engines' (manual's).")
+
+
+# --- POST /gradients/check --------------------------------------------------------------------
+
+
+# Any nesting of finite numbers: a candidate's wrong shape is a finding, not a request error.
+def _number_or_list(value: Any) -> str:
+    return "list" if isinstance(value, list) else "number"
+
+
+Nested = TypeAliasType(
+    "Nested",
+    Annotated[
+        Annotated[Finite, Tag("number")] | Annotated[list["Nested"], Tag("list")],  # type: ignore[name-defined]
+        Discriminator(_number_or_list),
+    ],
+)
+
+
+class Candidate(Strict):
+    """Numbers the caller computed with their own code, shaped like a /gradients response."""
+
+    gradients: dict[str, Nested] = Field(
+        description='Keyed like the weights: {"0.weight": [[…]], "0.bias": […], …}.'
+    )
+    loss: Finite | None = None
+    prediction: Nested | None = None
+    input_gradient: Nested | None = None
+
+
+class CheckRequest(ProblemRequest):
+    candidate: Candidate
+    max_mismatches: Annotated[int, Field(ge=0, le=1000)] = Field(
+        10, description="At most this many mismatching entries are listed per quantity."
+    )
+
+
+class Mismatch(BaseModel):
+    index: list[int] = Field(description="Row-major position: [3, 1] is row 3, column 1.")
+    expected: Finite
+    got: Finite
+    abs_error: Finite
+    rel_error: Finite
+
+
+class Finding(BaseModel):
+    status: Literal["ok", "mismatch", "wrong_shape", "missing"]
+    expected_shape: list[int]
+    shape: list[int] | None = Field(description="The candidate's; null when missing or ragged.")
+    entries: int
+    correct: int = Field(description="Entries within atol + rtol·|expected|.")
+    max_abs: Finite | None
+    max_rel: Finite | None
+    agree: bool
+    mismatch_count: int
+    mismatches: list[Mismatch] = Field(description="The worst first, at most max_mismatches.")
+    hint: str | None = Field(
+        description="What the mistake looks like: a transpose, a constant factor, a reshape."
+    )
+
+
+class CheckReport(BaseModel):
+    verdict: Literal["pass", "fail"]
+    score: Finite = Field(description="Fraction of entries within tolerance: partial credit.")
+    correct: int
+    total: int
+    loss: Finding | None
+    prediction: Finding | None
+    input_gradient: Finding | None
+    gradients: dict[str, Finding] = Field(description="Every parameter, missing ones included.")
+    missing: list[str]
+    unexpected: list[str]
+
+
+class Expected(BaseModel):
+    loss: Finite
+    prediction: Tensor
+    gradients: Gradients
+    input_gradient: Tensor
+
+
+class CheckResponse(BaseModel):
+    reference: Literal["autograd"] = "autograd"
+    expected: Expected = Field(description="The reference values the candidate was graded on.")
+    report: CheckReport
+    dtype: DType
+    tolerance: ResolvedTolerance
 
 
 class ErrorDetail(BaseModel):

@@ -5,6 +5,7 @@ here, and every finding names its field with a `loc` into the body. Checks that 
 (missing and unexpected weight names, wrong shapes) are all reported at once.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ from service.config import Settings
 from service.engines import Engine, LayerSpec, Problem
 from service.engines.autograd import initial_weights
 from service.errors import ErrorItem, InvalidRequest, LimitExceeded, Loc
-from service.models import GradientsRequest, Linear
+from service.models import Linear, ProblemRequest
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -156,7 +157,13 @@ def shape_error(loc: Loc, expected: tuple[int, ...], got: tuple[int, ...], hint:
 # --- the request -------------------------------------------------------------------------------
 
 
-def prepare(request: GradientsRequest, settings: Settings) -> Prepared:
+def prepare(
+    request: ProblemRequest,
+    settings: Settings,
+    engines: Sequence[str] = (REFERENCE,),
+    learning_rate: float | None = None,
+) -> Prepared:
+    """The problem, with `engines` to run on it (autograd, the reference, always among them)."""
     layers = tuple(request.network.layers)
     check_network(layers, settings)
     dtype = DTYPES[request.dtype]
@@ -173,15 +180,14 @@ def prepare(request: GradientsRequest, settings: Settings) -> Prepared:
         atol=default[0] if request.tolerance.atol is None else request.tolerance.atol,
         rtol=default[1] if request.tolerance.rtol is None else request.tolerance.rtol,
     )
-    problem = Problem(layers, weights, x, y, request.loss, request.learning_rate)
-    names = [REFERENCE, *request.engines, *(["manual"] if request.trace else [])]
-    engines = {name: ENGINES[name] for name in dict.fromkeys(names)}  # once each, in order
-    tolerances = {name: tolerance for name in engines if name != REFERENCE}
-    return Prepared(problem, engines, tolerance, tolerances, single)
+    problem = Problem(layers, weights, x, y, request.loss, learning_rate)
+    chosen = {name: ENGINES[name] for name in dict.fromkeys([REFERENCE, *engines])}
+    tolerances = {name: tolerance for name in chosen if name != REFERENCE}
+    return Prepared(problem, chosen, tolerance, tolerances, single)
 
 
 def inputs(
-    request: GradientsRequest, layers: tuple[LayerSpec, ...], dtype: type, settings: Settings
+    request: ProblemRequest, layers: tuple[LayerSpec, ...], dtype: type, settings: Settings
 ) -> tuple[np.ndarray, bool]:
     """x as (batch, in_features), and whether it was a single point."""
     loc: Loc = ("body", "x")
@@ -233,7 +239,7 @@ def inputs(
 
 
 def targets(
-    request: GradientsRequest,
+    request: ProblemRequest,
     layers: tuple[LayerSpec, ...],
     x: np.ndarray,
     single: bool,
@@ -258,7 +264,7 @@ def targets(
     return y
 
 
-def default_labels(request: GradientsRequest, x: np.ndarray, out: int, dtype: type) -> np.ndarray:
+def default_labels(request: ProblemRequest, x: np.ndarray, out: int, dtype: type) -> np.ndarray:
     loc: Loc = ("body", "y")
     if request.loss not in ("sse", "mse") or out != 1:
         why = (
@@ -333,7 +339,7 @@ def class_indices(
 
 
 def weights_for(
-    request: GradientsRequest, layers: tuple[LayerSpec, ...], dtype: type
+    request: ProblemRequest, layers: tuple[LayerSpec, ...], dtype: type
 ) -> dict[str, np.ndarray]:
     expected = parameters(layers)
     if request.weights is None:

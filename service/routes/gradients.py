@@ -40,7 +40,8 @@ async def run_report(prepared: Prepared, inline_cost: int) -> Report:
     summary="Loss, prediction and gradients from every engine, and how far apart they are",
 )
 async def gradients(body: GradientsRequest, settings: SettingsDep) -> JSONResponse:
-    prepared = prepare(body, settings)
+    engines = [*body.engines, *(["manual"] if body.trace else [])]  # the trace is manual's
+    prepared = prepare(body, settings, engines, body.learning_rate)
     report = await run_report(prepared, settings.inline_cost)
     return JSONResponse(report_json(report, prepared, body.trace))
 

@@ -1,0 +1,73 @@
+from typing import Any
+
+from fastapi import APIRouter
+
+from service.compute import REFERENCE
+from service.grading import Finding, Grade, grade
+from service.http import JSONResponse, JSONRoute
+from service.models import CheckRequest, CheckResponse
+from service.problem import prepare
+from service.routes.deps import SettingsDep
+from service.routes.gradients import ERRORS, engine_json, run_report, tolerance_json
+
+router = APIRouter(tags=["gradients"], route_class=JSONRoute)
+
+
+@router.post(
+    "/gradients/check",
+    response_model=CheckResponse,
+    responses=ERRORS,
+    summary="Grade your own loss, prediction and gradients against the reference",
+)
+async def check(body: CheckRequest, settings: SettingsDep) -> JSONResponse:
+    prepared = prepare(body, settings)
+    report = await run_report(prepared, settings.inline_cost)
+    expected = engine_json(report.reference, prepared.single)
+    graded = grade(
+        body.candidate.model_dump(),
+        expected,
+        prepared.tolerance,
+        body.max_mismatches,
+        batch=prepared.problem.x.shape[0],
+    )
+    return JSONResponse(
+        {
+            "reference": REFERENCE,
+            "expected": expected,
+            "report": grade_json(graded),
+            "dtype": prepared.problem.dtype.name,
+            "tolerance": tolerance_json(prepared.tolerance),
+        }
+    )
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "status": f.status,
+        "expected_shape": f.expected_shape,
+        "shape": f.shape,
+        "entries": f.entries,
+        "correct": f.correct,
+        "max_abs": f.max_abs,
+        "max_rel": f.max_rel,
+        "agree": f.agree,
+        "mismatch_count": f.mismatch_count,
+        "mismatches": [m.__dict__ for m in f.mismatches],
+        "hint": f.hint,
+    }
+
+
+def grade_json(g: Grade) -> dict[str, Any]:
+    quantity = {name: finding_json(f) for name, f in g.quantities.items()}
+    return {
+        "verdict": "pass" if g.passed else "fail",
+        "score": g.score,
+        "correct": g.correct,
+        "total": g.total,
+        "loss": quantity.get("loss"),
+        "prediction": quantity.get("prediction"),
+        "input_gradient": quantity.get("input_gradient"),
+        "gradients": {name: finding_json(f) for name, f in g.gradients.items()},
+        "missing": [name for name, f in g.gradients.items() if f.status == "missing"],
+        "unexpected": g.unexpected,
+    }
