@@ -120,10 +120,6 @@ def pip_installs(run_args: str) -> list[list[str]]:
     return found
 
 
-def arg_name(arg: str) -> str:
-    return arg.partition("=")[0].strip()
-
-
 def user_id(user: str) -> str:
     return user.partition(":")[0]
 
@@ -132,33 +128,31 @@ def user_id(user: str) -> str:
 
 
 def pip_arg_problems(text: str) -> list[str]:
-    """The pip build args are declared (in the same stage) before that stage's first pip install,
-    and nothing hides them: no ENV of the same name, no index options on pip's command line."""
+    """The pip build args are declared in each stage before its first pip install (an ARG is
+    scoped to its stage), and nothing hides them: no ENV of the same name, no index options on
+    pip's command line."""
     problems = []
-    saw_pip = False
+    any_pip = False
     for n, stage in enumerate(stages(text)):
         declared: dict[str, str] = {}
+        stage_pip = False
         for keyword, args in stage:
             if keyword == "ARG":
                 name, _, default = args.partition("=")
                 declared[name.strip()] = default.strip().strip("\"'")
             elif keyword == "ENV" and any(re.search(rf"\b{a}\b", args) for a in PIP_BUILD_ARGS):
                 problems.append(f"stage {n}: ENV sets a pip build arg, which hides it: {args}")
-            elif keyword == "RUN":
-                for install in pip_installs(args):
-                    if not saw_pip:
-                        for name in ("PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS"):
-                            if name not in declared:
-                                problems.append(f"stage {n}: no ARG {name} before `pip install`")
-                        if declared.get("PIP_EXTRA_INDEX_URL", CPU_TORCH_INDEX) != CPU_TORCH_INDEX:
-                            problems.append(
-                                f"ARG PIP_EXTRA_INDEX_URL should default to {CPU_TORCH_INDEX}"
-                            )
-                    saw_pip = True
-                    bad = [w for w in install if re.match(PIP_INDEX_OPTIONS, w)]
-                    if bad:
-                        problems.append(f"stage {n}: pip options {bad} belong in the build args")
-    if not saw_pip:
+            for install in pip_installs(args) if keyword == "RUN" else []:
+                if not stage_pip:
+                    missing = {"PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS"} - declared.keys()
+                    problems += [f"stage {n}: no ARG {m} before `pip install`" for m in missing]
+                    if declared.get("PIP_EXTRA_INDEX_URL", CPU_TORCH_INDEX) != CPU_TORCH_INDEX:
+                        problems.append(f"ARG PIP_EXTRA_INDEX_URL: default {CPU_TORCH_INDEX}")
+                stage_pip = any_pip = True
+                bad = [w for w in install if re.match(PIP_INDEX_OPTIONS, w)]
+                if bad:
+                    problems.append(f"stage {n}: pip options {bad} belong in the build args")
+    if not any_pip:
         problems.append("no `pip install` in the Dockerfile")
     return problems
 
@@ -166,7 +160,7 @@ def pip_arg_problems(text: str) -> list[str]:
 def constraint_problems(text: str) -> list[str]:
     """Every pip install is constrained by constraints.txt and installs no extras (no tests)."""
     problems = []
-    installs = [i for _, a in instructions(text) if _ == "RUN" for i in pip_installs(a)]
+    installs = [i for k, a in instructions(text) if k == "RUN" for i in pip_installs(a)]
     if not installs:
         problems.append("no `pip install` in the Dockerfile")
     for install in installs:
@@ -357,6 +351,11 @@ def test_the_dockerfile_checks_pass_a_good_dockerfile() -> None:
             "--extra-index-url https://x/simple -c constraints.txt",
         ),
         (pip_arg_problems, "ARG PIP_FIND_LINKS=\n", "ENV PIP_FIND_LINKS=/wheels\n"),
+        (
+            pip_arg_problems,
+            "USER 10001:10001\n",
+            "RUN pip install -c constraints.txt x\nUSER 10001\n",
+        ),
         (constraint_problems, "-c constraints.txt .", "'.[test]'"),
         (constraint_problems, "-c constraints.txt .", "."),
         (runtime_problems, "USER 10001:10001\n", ""),
