@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: setup run test lint format openapi
+.PHONY: setup run test lint format openapi container-smoke
 
 setup: $(VENV)/.installed
 
@@ -32,3 +32,7 @@ format: setup
 
 openapi: setup
 	$(BIN)/gradient-service openapi openapi/openapi.json
+
+# Builds the Dockerfile with podman and smoke-tests the image (minutes; not in CI).
+container-smoke:
+	scripts/container-smoke
