@@ -46,10 +46,11 @@ DEFAULT_STEP = 6e-6  # ∛ε for float64 (ε = 2.2e-16), scaled per entry by max
 # 2-10-10-1 at torch's init, batch 1 and 32, 4.7e-9 (at L = 162); 784-256-256-10 at torch's init,
 # batch 1, 2.2e-10; the test nets (3-5-4-2 and 6-16-16-3, weights N(0, 0.8²), batch 1-16), 5.3e-7
 # (at L = 15845). The absolute part is rounding, ≤ ~2e-10·max(1, |L|) (ε/h = 3.7e-11 times the
-# cancellation in the forward); the rest is truncation, relative, < 2e-8. atol = 1e-7 (1e-8·|L|
-# past L = 10) and rtol = 1e-6 leave ≥ 50× margin on all of them, while a real mistake (a wrong
-# sign, a missing term) is off by a good fraction of the gradient. For a float32 problem use the
-# float32 tolerance of the exact engines: the reference's own float32 rounding dominates.
+# cancellation in the forward); what is left is truncation, relative, ~1e-9 on these nets (it
+# grows with h² and with the inputs' scale). Against `tolerance(L)` the worst case used 0.55% of
+# it, so ≥ 100× margin, while a real mistake (a wrong sign, a missing term) is off by a good
+# fraction of the gradient. For a float32 problem use the float32 tolerance of the exact
+# engines: the reference's own float32 rounding dominates.
 DEFAULT_TOLERANCE = Tolerance(atol=1e-7, rtol=1e-6)
 TOLERANCE_LOSS_SCALE = 10.0  # DEFAULT_TOLERANCE.atol holds up to this |L|
 
@@ -282,8 +283,9 @@ def downstream(layers: tuple[LayerSpec, ...], widths: list[int], p: int) -> int:
 
 def cost(problem: Problem) -> int:
     """An estimate of the multiply-adds `run` does, an elementwise operation counted as one, so a
-    caller can refuse a problem before running it. Wall time tracks it to within a few times
-    (activations like gelu cost more than one multiply-add per value).
+    caller can refuse a problem before running it. Time is roughly proportional once it passes
+    ~1e6 (below that NumPy's per-call overhead, ~0.3 ms a run, dominates): on one core, 1-2 ns per
+    unit with relu, 3-5 ns with tanh or sigmoid (an activation costs more than one multiply-add).
 
     With B samples and `out` outputs: each parameter costs 2 copies of the batch, run from its
     layer down (B·downstream), and 2 losses over the batch (B·out each); each of the B·in inputs

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from service import seed
 from service.compare import Tolerance
 from service.engines import Problem, autograd, manual, numeric
 from tests.nets import ACTIVATIONS, layer_specs, mlp, random_problem
@@ -45,6 +46,22 @@ def test_agrees_with_autograd_in_float64(activation: dict, loss: str, batch: int
     exact = manual.run(problem)
     assert result.loss == exact.loss
     np.testing.assert_array_equal(result.prediction, exact.prediction)
+
+
+def test_the_seed_problem() -> None:
+    layers = layer_specs(seed.LAYERS)
+    weights = {k: w.astype(np.float64) for k, w in autograd.initial_weights(layers, 0).items()}
+    problem = Problem(layers, weights, np.array([seed.X]), np.array([[seed.Y]]), "sse")
+    result, reference = numeric.run(problem), autograd.run(problem)
+    assert sum(g.size for g in result.gradients.values()) == 151
+    assert_gradients_within(result, reference, numeric.DEFAULT_TOLERANCE)
+
+
+def test_tolerance_grows_with_the_loss_past_its_scale() -> None:
+    assert numeric.tolerance(0.0) == numeric.tolerance(-10.0) == numeric.DEFAULT_TOLERANCE
+    big = numeric.tolerance(1000.0)
+    assert big.atol == pytest.approx(100 * numeric.DEFAULT_TOLERANCE.atol)
+    assert big.rtol == numeric.DEFAULT_TOLERANCE.rtol
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: str(a))
