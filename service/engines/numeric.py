@@ -1,0 +1,310 @@
+"""Gradients by central differences: dL/dθ ≈ (L(θ + h) − L(θ − h)) / 2h for every parameter and
+every input, computed in float64 whatever the problem's dtype and returned in it.
+
+No Python-level forward per entry. One unperturbed forward keeps every layer's input; then each
+perturbation is a change to one column of one layer's input: W_l[i, j] ± h moves column i of z_l
+by ±h·a_{l−1}[:, j] (b_l[i] ± h by ±h), and x[b, j] ± h moves x[b, j]. The column goes through
+the elementwise layers that follow on its own, into the next linear layer m as a rank-1 update
+z_m' = z_m + Δa·W_m[:, i], and from there the copies run through the rest of the network
+together, K copies as one (K·n, width) matrix per layer. So a chunk of K entries (2K copies, +h
+and −h) costs one batched forward of what lies downstream of it. x[b, j] moves sample b only, so
+its copies carry that sample alone; every loss is still taken over the whole batch.
+
+Step: h = DEFAULT_STEP·max(1, |θ|) per entry. A central difference errs by O(h²) truncation
+(h²·|d³L/dθ³|/6) plus O(ε·|L|/h) rounding of L(θ + h) − L(θ − h); ∛ε ≈ 6e-6 balances the two at
+unit scale, and max(1, |θ|) makes the step relative for large entries. On the nets measured for
+DEFAULT_TOLERANCE a step of 1e-5 to 3e-5 was slightly more accurate (rounding dominates there),
+but a larger step straddles more kinks (below): at 1e-4 one relu net was already off by 6e-4.
+
+Kinks: relu, leaky_relu and elu are not differentiable at 0, and softplus jumps where beta·z
+crosses its threshold. A perturbation whose ±h straddles one (a pre-activation within h·|a_j| of
+it) gives the mean of the two sides' slopes (or a huge number at the jump), not the one-sided
+derivative autograd reports (torch picks a side at exactly 0). With continuous random weights and
+inputs that is rare; with exact zeros (x = 0, zero weights and biases) it is the rule.
+
+This module never imports torch (a test pins that).
+"""
+
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from service.compare import Tolerance
+from service.engines import EngineResult, LayerSpec, Problem, manual
+from service.engines.activations import elementwise
+from service.models import Linear
+
+Array = np.ndarray
+LayerFunction = Callable[[Array], Array]
+
+DEFAULT_STEP = 6e-6  # ∛ε for float64 (ε = 2.2e-16), scaled per entry by max(1, |θ|)
+
+# |numeric − exact| ≤ atol + rtol·|exact|, central differences against exact float64 gradients,
+# for |L| ≤ 10; `tolerance(loss)` grows atol with the loss beyond that. Measured with DEFAULT_STEP
+# over every activation × sse/mse (worst max |numeric − autograd|): the seed net, 2.6e-11;
+# 2-10-10-1 at torch's init, batch 1 and 32, 4.7e-9 (at L = 162); 784-256-256-10 at torch's init,
+# batch 1, 2.2e-10; the test nets (3-5-4-2 and 6-16-16-3, weights N(0, 0.8²), batch 1-16), 5.3e-7
+# (at L = 15845). The absolute part is rounding, ≤ ~2e-10·max(1, |L|) (ε/h = 3.7e-11 times the
+# cancellation in the forward); what is left is truncation, relative, ~1e-9 on these nets (it
+# grows with h² and with the inputs' scale). Against `tolerance(L)` the worst case used 0.55% of
+# it, so ≥ 100× margin, while a real mistake (a wrong sign, a missing term) is off by a good
+# fraction of the gradient. For a float32 problem use the float32 tolerance of the exact
+# engines: the reference's own float32 rounding dominates.
+DEFAULT_TOLERANCE = Tolerance(atol=1e-7, rtol=1e-6)
+TOLERANCE_LOSS_SCALE = 10.0  # DEFAULT_TOLERANCE.atol holds up to this |L|
+
+# Largest working array of one chunk, in float64s: 1 MiB stays near the cache; 8 MiB was ~20%
+# slower on 200-256-256-10 and 20-64-64-64-1, and much smaller chunks pay Python overhead.
+CHUNK_FLOATS = 1 << 17
+
+
+def tolerance(loss: float) -> Tolerance:
+    """DEFAULT_TOLERANCE with atol grown in proportion to |loss| past TOLERANCE_LOSS_SCALE: the
+    rounding error of a central difference is proportional to the loss."""
+    scale = max(1.0, abs(float(loss)) / TOLERANCE_LOSS_SCALE)
+    return Tolerance(DEFAULT_TOLERANCE.atol * scale, DEFAULT_TOLERANCE.rtol)
+
+
+# --- losses, per copy --------------------------------------------------------------------------
+
+
+def sse_per_copy(predictions: Array, y: Array) -> Array:
+    d = (predictions - y).reshape(len(predictions), -1)
+    return (d * d).sum(axis=1)  # manual.sse of each copy
+
+
+def mse_per_copy(predictions: Array, y: Array) -> Array:
+    d = (predictions - y).reshape(len(predictions), -1)
+    return (d * d).mean(axis=1)  # manual.mse of each copy
+
+
+# manual.LOSSES reduce a whole array to one number; these reduce (K, batch, out) to K numbers. A
+# loss missing here still works, one manual.LOSSES call per copy (slower); a test pins that every
+# entry here equals its manual.LOSSES function.
+PER_COPY: dict[str, Callable[[Array, Array], Array]] = {"sse": sse_per_copy, "mse": mse_per_copy}
+
+
+def copy_losses(name: str, predictions: Array, y: Array) -> Array:
+    """The loss of each of K predictions (K, batch, out) against y (batch, out)."""
+    per_copy = PER_COPY.get(name)
+    if per_copy is not None:
+        return per_copy(predictions, y)
+    loss = manual.LOSSES[name]
+    return np.array([loss(p, y)[0] for p in predictions])
+
+
+# --- the network, replayed on copies -----------------------------------------------------------
+
+
+def linear(w: Array, b: Array | None) -> LayerFunction:
+    def forward(a: Array) -> Array:  # a: (..., in), any leading copy and batch axes
+        z = np.dot(a.reshape(-1, a.shape[-1]), w.T)  # z = a Wᵀ + b
+        if b is not None:
+            z += b
+        return z.reshape(*a.shape[:-1], w.shape[0])
+
+    return forward
+
+
+def layer_functions(
+    layers: tuple[LayerSpec, ...], weights: Mapping[str, Array]
+) -> list[LayerFunction]:
+    functions: list[LayerFunction] = []
+    for index, layer in enumerate(layers):
+        if isinstance(layer, Linear):
+            bias = weights[f"{index}.bias"] if layer.bias else None
+            functions.append(linear(weights[f"{index}.weight"], bias))
+        else:
+            functions.append(elementwise(layer).forward)
+    return functions
+
+
+class Baseline:
+    """The unperturbed float64 pass, and how to push perturbed copies through the rest of it."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.layers = problem.layers
+        self.weights = {k: w.astype(np.float64, copy=False) for k, w in problem.weights.items()}
+        self.functions = layer_functions(self.layers, self.weights)
+        self.y = problem.y.astype(np.float64, copy=False)
+        self.loss_name = problem.loss
+        tape = manual.forward(self.layers, self.weights, problem.x.astype(np.float64, copy=False))
+        # values[p]: the input of layer p, (batch, width); values[-1]: the prediction
+        self.values = [step.input for step in tape] + [tape[-1].output]
+        self.prediction = self.values[-1]
+        self.loss = manual.LOSSES[self.loss_name](self.prediction, self.y)[0]
+        self.widest = max(v.shape[1] for v in self.values)
+
+    def propagate(self, p: int, cols: Array, column: Array, rows: Array | None) -> Array:
+        """Predictions (K, n, out) of K copies in which column `cols[k]` of layer p's input holds
+        `column[k]` (n values): for the whole batch (rows None), or for sample `rows[k]` (n = 1)."""
+        while p < len(self.layers) and not isinstance(self.layers[p], Linear):
+            column = self.functions[p](column)  # elementwise: the column goes through alone
+            p += 1
+        if p == len(self.layers):  # the column is an output
+            if rows is None:
+                out = np.repeat(self.values[p][None], len(cols), axis=0)  # (K, batch, out)
+            else:
+                out = self.values[p][rows][:, None]  # (K, 1, out)
+            k = np.arange(len(cols))[:, None]
+            out[k, np.arange(column.shape[1]), cols[:, None]] = column
+            return out
+        a, w = self.values[p], self.weights[f"{p}.weight"]  # a: layer p's unperturbed input
+        if rows is None:
+            delta = column - a.T[cols]  # Δa, (K, batch)
+            z = np.multiply(delta[:, :, None], w.T[cols][:, None, :])  # Δa·W[:, i]
+            z += self.values[p + 1]  # z' = z + Δa·W[:, i], (K, batch, out)
+        else:
+            delta = column[:, 0] - a[rows, cols]  # (K,)
+            z = np.multiply(delta[:, None], w.T[cols])
+            z += self.values[p + 1][rows]
+            z = z[:, None]  # (K, 1, out)
+        for q in range(p + 1, len(self.layers)):
+            z = self.functions[q](z)  # every copy and sample as one matrix
+        return z
+
+    def losses(self, p: int, cols: Array, column: Array, rows: Array | None = None) -> Array:
+        """The loss of each copy over the whole batch; a one-sample copy is first put back into
+        the unperturbed prediction."""
+        predictions = self.propagate(p, cols, column, rows)
+        if rows is not None and self.prediction.shape[0] > 1:
+            full = np.repeat(self.prediction[None], len(cols), axis=0)
+            full[np.arange(len(cols)), rows] = predictions[:, 0]
+            predictions = full
+        return copy_losses(self.loss_name, predictions, self.y)
+
+    def chunk(self, chunk_floats: int, n: int) -> int:
+        """Entries per chunk: 2 copies each, of n samples at the widest layer, plus the loss's
+        whole-batch copy of the prediction."""
+        return max(1, chunk_floats // (2 * (n * self.widest + self.prediction.size)))
+
+
+# --- central differences -----------------------------------------------------------------------
+
+
+def central_differences(
+    theta: Array, step: float, per_chunk: int, losses: Callable[[Array, Array], Array]
+) -> Array:
+    """dL/dθ for every entry of θ, `per_chunk` entries at a time; `losses(f, δ)` gives the loss
+    with flat entry f[k] of θ moved by δ[k], for each k."""
+    flat = theta.reshape(-1)
+    h = step * np.maximum(1.0, np.abs(flat))
+    gradient = np.empty(flat.size)
+    for start in range(0, flat.size, per_chunk):
+        stop = min(start + per_chunk, flat.size)
+        f = np.arange(start, stop)
+        both = np.concatenate([f, f])
+        values = losses(both, np.concatenate([h[start:stop], -h[start:stop]]))  # +h, then −h
+        gradient[start:stop] = (values[: len(f)] - values[len(f) :]) / (2 * h[start:stop])
+    return gradient.reshape(theta.shape)
+
+
+def layer_gradients(
+    baseline: Baseline, index: int, step: float, chunk_floats: int
+) -> dict[str, Array]:
+    """dL/dW and dL/db of linear layer `index`, as one block θ = [W | b] of (out, in + 1)."""
+    layer = baseline.layers[index]
+    w = baseline.weights[f"{index}.weight"]
+    a = baseline.values[index]  # (batch, in)
+    if layer.bias:
+        theta = np.concatenate([w, baseline.weights[f"{index}.bias"][:, None]], axis=1)
+        a = np.concatenate([a, np.ones((a.shape[0], 1))], axis=1)  # b[i]: a weight on 1
+    else:
+        theta = w
+    z = baseline.values[index + 1]
+    batch, width = a.shape
+
+    def losses(f: Array, delta: Array) -> Array:
+        i, j = np.divmod(f, width)
+        column = z.T[i] + delta[:, None] * a.T[j]  # z[:, i] ± h·a[:, j], (K, batch)
+        return baseline.losses(index + 1, i, column)
+
+    gradient = central_differences(theta, step, baseline.chunk(chunk_floats, batch), losses)
+    if not layer.bias:
+        return {f"{index}.weight": gradient}
+    return {f"{index}.weight": gradient[:, :-1].copy(), f"{index}.bias": gradient[:, -1].copy()}
+
+
+def input_gradient(baseline: Baseline, step: float, chunk_floats: int) -> Array:
+    """dL/dx: x[b, j] ± h moves sample b only, so each copy carries that sample alone."""
+    x = baseline.values[0]
+    width = x.shape[1]
+
+    def losses(f: Array, delta: Array) -> Array:
+        b, j = np.divmod(f, width)
+        return baseline.losses(0, j, (x[b, j] + delta)[:, None], rows=b)
+
+    return central_differences(x, step, baseline.chunk(chunk_floats, 1), losses)
+
+
+def run(
+    problem: Problem, step: float = DEFAULT_STEP, *, chunk_floats: int = CHUNK_FLOATS
+) -> EngineResult:
+    """Loss and prediction of the unperturbed float64 pass, gradients by central differences,
+    all cast to the problem's dtype. `chunk_floats` bounds the working arrays (in float64s)."""
+    start = time.perf_counter()
+    dtype = problem.dtype
+    with np.errstate(all="ignore"):  # overflow is reported by the caller, not warned about
+        baseline = Baseline(problem)
+        gradients: dict[str, Array] = {}
+        for index, layer in enumerate(problem.layers):
+            if isinstance(layer, Linear):
+                gradients |= layer_gradients(baseline, index, step, chunk_floats)
+        grad_x = input_gradient(baseline, step, chunk_floats)
+    gradients = {name: gradients[name].astype(dtype, copy=False) for name in problem.weights}
+    elapsed_ms = (time.perf_counter() - start) * 1e3
+    return EngineResult(
+        dtype.type(baseline.loss),
+        baseline.prediction.astype(dtype, copy=False),
+        gradients,
+        grad_x.astype(dtype, copy=False),
+        elapsed_ms,
+    )
+
+
+# --- cost --------------------------------------------------------------------------------------
+
+
+def downstream(layers: tuple[LayerSpec, ...], widths: list[int], p: int) -> int:
+    """Multiply-adds per sample to carry a change of one column of layer p's input to the
+    prediction: the column through the elementwise layers, a rank-1 update of the next linear
+    layer, then every later layer in full."""
+    count = 0
+    while p < len(layers) and not isinstance(layers[p], Linear):
+        count, p = count + 1, p + 1
+    if p == len(layers):
+        return count
+    count += widths[p + 1]  # z_m += Δa·W_m[:, i]
+    for q in range(p + 1, len(layers)):
+        count += widths[q] * widths[q + 1] if isinstance(layers[q], Linear) else widths[q + 1]
+    return count
+
+
+def cost(problem: Problem) -> int:
+    """An estimate of the multiply-adds `run` does, an elementwise operation counted as one, so a
+    caller can refuse a problem before running it. Time is roughly proportional once it passes
+    ~1e6 (below that NumPy's per-call overhead, ~0.3 ms a run, dominates): on one core, 1-2 ns per
+    unit with relu, 3-5 ns with tanh or sigmoid (an activation costs more than one multiply-add).
+
+    With B samples and `out` outputs: each parameter costs 2 copies of the batch, run from its
+    layer down (B·downstream), and 2 losses over the batch (B·out each); each of the B·in inputs
+    costs 2 copies of one sample run from the input down, and 2 losses over the whole batch, so
+    that term grows with B². Plus one ordinary forward.
+    """
+    layers = problem.layers
+    batch, width = problem.x.shape
+    widths = [width]  # widths[p]: the width of layer p's input; widths[-1]: the prediction's
+    for layer in layers:
+        widths.append(layer.out_features if isinstance(layer, Linear) else widths[-1])
+    loss = batch * widths[-1]
+    total = batch * sum(
+        widths[p] * widths[p + 1] if isinstance(layer, Linear) else widths[p + 1]
+        for p, layer in enumerate(layers)
+    )  # the unperturbed forward
+    for p, layer in enumerate(layers):
+        if isinstance(layer, Linear):
+            entries = layer.out_features * (layer.in_features + layer.bias)
+            total += 2 * entries * (batch * downstream(layers, widths, p + 1) + loss)
+    total += 2 * batch * width * (downstream(layers, widths, 0) + loss)
+    return total
