@@ -4,17 +4,25 @@ Nothing non-finite leaves here: an engine whose prediction, loss or gradient ove
 reported as `NonFiniteResult`, naming the engine and the quantity.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from service.compare import Deviation, Tolerance, combine, deviation
-from service.engines import Engine, EngineResult, Problem, autograd, manual
+from service.engines import Engine, EngineResult, Problem, autograd, manual, numeric
 from service.errors import NonFiniteResult
 
 REFERENCE = "autograd"
-ENGINES: dict[str, Engine] = {"autograd": autograd.run, "manual": manual.run}
+ENGINES: dict[str, Engine] = {
+    "autograd": autograd.run,
+    "manual": manual.run,
+    "numeric": numeric.run,
+}
+
+# How close an engine must come to the reference; it may depend on the reference's result
+# (central differences' rounding grows with the loss).
+ToleranceRule = Callable[[EngineResult], Tolerance]
 
 
 @dataclass(frozen=True)
@@ -77,20 +85,19 @@ def compare(result: EngineResult, reference: EngineResult, tol: Tolerance) -> En
 
 
 def compute(
-    problem: Problem, engines: dict[str, Engine], tolerances: dict[str, Tolerance]
+    problem: Problem, engines: dict[str, Engine], tolerances: dict[str, ToleranceRule]
 ) -> Report:
     """`engines` by name, the reference among them; `tolerances` for every other engine."""
-    results = {REFERENCE: engines[REFERENCE](problem)}
-    check_finite(REFERENCE, results[REFERENCE])
-    for name, engine in engines.items():
-        if name != REFERENCE:
-            results[name] = engine(problem)
-            check_finite(name, results[name])
+    reference = engines[REFERENCE](problem)
+    check_finite(REFERENCE, reference)
+    results = {REFERENCE: reference}
     deviations = {}
-    for name, result in results.items():
+    for name, engine in engines.items():
         if name == REFERENCE:
             continue
-        deviations[name] = compare(result, results[REFERENCE], tolerances[name])
+        results[name] = engine(problem)
+        check_finite(name, results[name])
+        deviations[name] = compare(results[name], reference, tolerances[name](reference))
         if not np.isfinite(deviations[name].overall.max_abs):
             raise NonFiniteResult(name, "deviation from the reference")
     return Report(results, deviations)

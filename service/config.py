@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     max_activations: PositiveInt = Field(
         4_000_000, description="most activation values (batch × Σ layer widths) in one pass"
     )
+    max_numeric_cost: PositiveInt = Field(
+        2_000_000_000,
+        description="most multiply-adds the numeric engine may do (≈2–8 s on one core; "
+        "784-256-256-10 at batch 1 is 1.35e9)",
+    )
 
     # Default tolerances for `agree`, per dtype: |engine − reference| ≤ atol + rtol·|reference|.
     float64_atol: float = Field(1e-12, ge=0)

@@ -126,10 +126,23 @@ class Tolerance(Strict):
 
 Loss = Literal["sse", "mse", "cross_entropy", "bce_with_logits"]
 DType = Literal["float64", "float32"]
-EngineName = Literal["autograd", "manual"]
+EngineName = Literal["autograd", "manual", "numeric"]
 
 
 # --- POST /gradients ---------------------------------------------------------------------------
+
+
+class NumericOptions(Strict):
+    """The numeric engine: central differences in float64."""
+
+    step: Annotated[Finite, Field(gt=0, le=0.1)] = Field(
+        6e-6, description="h = step·max(1, |θ|) per entry; ∛ε balances truncation and rounding."
+    )
+    tolerance: Tolerance = Field(
+        default_factory=Tolerance,
+        description="Default: atol 1e-7·max(1, |L|/10), rtol 1e-6 (float64); for float32 "
+        "problems at least the float32 defaults.",
+    )
 
 
 class ProblemRequest(Strict):
@@ -173,8 +186,10 @@ class GradientsRequest(ProblemRequest):
 
     engines: Annotated[list[EngineName], Field(min_length=1)] = Field(
         ["autograd", "manual"],
-        description="Which engines to run. autograd always runs: it is the reference.",
+        description="Which engines to run: autograd (torch), manual (NumPy backprop), numeric "
+        "(central differences). autograd always runs: it is the reference.",
     )
+    numeric: NumericOptions = Field(default_factory=NumericOptions)
     learning_rate: Annotated[Finite, Field(gt=0)] | None = Field(
         None,
         description="If set, every engine also takes one SGD step: `updated_weights` = "

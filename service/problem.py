@@ -7,17 +7,19 @@ here, and every finding names its field with a `loc` into the body. Checks that 
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from service import seed
 from service.compare import Tolerance
-from service.compute import ENGINES, REFERENCE
+from service.compute import ENGINES, REFERENCE, ToleranceRule
 from service.config import Settings
-from service.engines import Engine, LayerSpec, Problem
+from service.engines import Engine, EngineResult, LayerSpec, Problem, numeric
 from service.engines.autograd import initial_weights
 from service.errors import ErrorItem, InvalidRequest, LimitExceeded, Loc
-from service.models import Linear, ProblemRequest
+from service.models import Linear, NumericOptions, ProblemRequest
+from service.models import Tolerance as RequestTolerance
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -33,7 +35,8 @@ class Prepared:
     problem: Problem
     engines: dict[str, Engine]  # by name, the reference first
     tolerance: Tolerance  # the request's, for the analytic engines
-    tolerances: dict[str, Tolerance]  # for every engine but the reference
+    tolerances: dict[str, ToleranceRule]  # for every engine but the reference
+    cost: int  # multiply-adds, roughly, of all the chosen engines
     single: bool  # x was one point: the prediction is [out], not [batch, out]
 
 
@@ -162,6 +165,7 @@ def prepare(
     settings: Settings,
     engines: Sequence[str] = (REFERENCE,),
     learning_rate: float | None = None,
+    numeric_options: NumericOptions | None = None,
 ) -> Prepared:
     """The problem, with `engines` to run on it (autograd, the reference, always among them)."""
     layers = tuple(request.network.layers)
@@ -172,18 +176,59 @@ def prepare(
     y = targets(request, layers, x, single, dtype)
     weights = weights_for(request, layers, dtype)
 
-    default = {
-        "float64": (settings.float64_atol, settings.float64_rtol),
-        "float32": (settings.float32_atol, settings.float32_rtol),
-    }[request.dtype]
-    tolerance = Tolerance(
-        atol=default[0] if request.tolerance.atol is None else request.tolerance.atol,
-        rtol=default[1] if request.tolerance.rtol is None else request.tolerance.rtol,
-    )
+    tolerance = resolve(request.tolerance, default_tolerance(request.dtype, settings))
     problem = Problem(layers, weights, x, y, request.loss, learning_rate)
-    chosen = {name: ENGINES[name] for name in dict.fromkeys([REFERENCE, *engines])}
-    tolerances = {name: tolerance for name in chosen if name != REFERENCE}
-    return Prepared(problem, chosen, tolerance, tolerances, single)
+    names = list(dict.fromkeys([REFERENCE, *engines]))  # once each, the reference first
+    chosen = {name: ENGINES[name] for name in names}
+    tolerances: dict[str, ToleranceRule] = {name: fixed(tolerance) for name in names[1:]}
+    cost = x.shape[0] * sum(w.size for w in weights.values()) * len(names)
+    if "numeric" in chosen:
+        options = numeric_options or NumericOptions()
+        numeric_cost = numeric.cost(problem)
+        if numeric_cost > settings.max_numeric_cost:
+            raise LimitExceeded(
+                ("body", "engines"),
+                "max_numeric_cost",
+                settings.max_numeric_cost,
+                numeric_cost,
+                "the numeric engine's cost in multiply-adds (parameters × batch × the network "
+                "downstream of each)",
+            )
+        chosen["numeric"] = partial(numeric.run, step=options.step)
+        tolerances["numeric"] = numeric_rule(options.tolerance, request.dtype, settings)
+        cost += numeric_cost
+    return Prepared(problem, chosen, tolerance, tolerances, cost=cost, single=single)
+
+
+def default_tolerance(dtype: str, settings: Settings) -> Tolerance:
+    if dtype == "float32":
+        return Tolerance(settings.float32_atol, settings.float32_rtol)
+    return Tolerance(settings.float64_atol, settings.float64_rtol)
+
+
+def resolve(asked: RequestTolerance, default: Tolerance) -> Tolerance:
+    return Tolerance(
+        atol=default.atol if asked.atol is None else asked.atol,
+        rtol=default.rtol if asked.rtol is None else asked.rtol,
+    )
+
+
+def fixed(tolerance: Tolerance) -> ToleranceRule:
+    return lambda reference: tolerance
+
+
+def numeric_rule(asked: RequestTolerance, dtype: str, settings: Settings) -> ToleranceRule:
+    """Central differences' tolerance: it grows with the loss; a float32 reference's own
+    rounding needs at least the float32 defaults."""
+
+    def rule(reference: EngineResult) -> Tolerance:
+        default = numeric.tolerance(float(reference.loss))
+        if dtype == "float32":
+            floor = default_tolerance("float32", settings)
+            default = Tolerance(max(default.atol, floor.atol), max(default.rtol, floor.rtol))
+        return resolve(asked, default)
+
+    return rule
 
 
 def inputs(

@@ -79,10 +79,28 @@ def mse_per_copy(predictions: Array, y: Array) -> Array:
     return (d * d).mean(axis=1)  # manual.mse of each copy
 
 
+def cross_entropy_per_copy(logits: Array, y: Array) -> Array:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    picked = np.take_along_axis(log_softmax, y.astype(np.intp)[None, :, None], axis=-1)
+    return -picked[..., 0].mean(axis=1)  # manual.cross_entropy of each copy
+
+
+def bce_with_logits_per_copy(logits: Array, y: Array) -> Array:
+    z = logits
+    losses = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    return losses.reshape(len(z), -1).mean(axis=1)  # manual.bce_with_logits of each copy
+
+
 # manual.LOSSES reduce a whole array to one number; these reduce (K, batch, out) to K numbers. A
 # loss missing here still works, one manual.LOSSES call per copy (slower); a test pins that every
 # entry here equals its manual.LOSSES function.
-PER_COPY: dict[str, Callable[[Array, Array], Array]] = {"sse": sse_per_copy, "mse": mse_per_copy}
+PER_COPY: dict[str, Callable[[Array, Array], Array]] = {
+    "sse": sse_per_copy,
+    "mse": mse_per_copy,
+    "cross_entropy": cross_entropy_per_copy,
+    "bce_with_logits": bce_with_logits_per_copy,
+}
 
 
 def copy_losses(name: str, predictions: Array, y: Array) -> Array:
@@ -253,6 +271,9 @@ def run(
                 gradients |= layer_gradients(baseline, index, step, chunk_floats)
         grad_x = input_gradient(baseline, step, chunk_floats)
     gradients = {name: gradients[name].astype(dtype, copy=False) for name in problem.weights}
+    updated = None
+    if problem.learning_rate is not None:
+        updated = manual.sgd_step(dict(problem.weights), gradients, problem.learning_rate)
     elapsed_ms = (time.perf_counter() - start) * 1e3
     return EngineResult(
         dtype.type(baseline.loss),
@@ -260,6 +281,7 @@ def run(
         gradients,
         grad_x.astype(dtype, copy=False),
         elapsed_ms,
+        updated,
     )
 
 

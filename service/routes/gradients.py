@@ -27,8 +27,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def run_report(prepared: Prepared, inline_cost: int) -> Report:
     """Compute on the event loop when cheap, in a worker thread when not."""
     problem = prepared.problem
-    cost = problem.x.shape[0] * sum(w.size for w in problem.weights.values())
-    if cost > inline_cost:
+    if prepared.cost > inline_cost:
         return await run_in_threadpool(compute, problem, prepared.engines, prepared.tolerances)
     return compute(problem, prepared.engines, prepared.tolerances)
 
@@ -41,7 +40,7 @@ async def run_report(prepared: Prepared, inline_cost: int) -> Report:
 )
 async def gradients(body: GradientsRequest, settings: SettingsDep) -> JSONResponse:
     engines = [*body.engines, *(["manual"] if body.trace else [])]  # the trace is manual's
-    prepared = prepare(body, settings, engines, body.learning_rate)
+    prepared = prepare(body, settings, engines, body.learning_rate, body.numeric)
     report = await run_report(prepared, settings.inline_cost)
     return JSONResponse(report_json(report, prepared, body.trace))
 

@@ -48,6 +48,27 @@ def test_agrees_with_autograd_in_float64(activation: dict, loss: str, batch: int
     np.testing.assert_array_equal(result.prediction, exact.prediction)
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "bce_with_logits"])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_classification_losses_agree_with_autograd(loss: str, batch: int) -> None:
+    base = random_problem(mlp({"type": "tanh"}), batch, seed=batch)
+    y = targets_for(loss, np.random.default_rng(batch), batch, base.y.shape[1])
+    problem = Problem(base.layers, base.weights, base.x, y, loss)
+    result, reference = numeric.run(problem), autograd.run(problem)
+    assert_gradients_within(result, reference, numeric.tolerance(reference.loss))
+
+
+def test_learning_rate_steps_with_the_numeric_gradients() -> None:
+    base = random_problem(mlp({"type": "relu"}), 2)
+    problem = Problem(base.layers, base.weights, base.x, base.y, "sse", 0.05)
+    result = numeric.run(problem)
+    assert result.updated_weights is not None
+    for name, w in problem.weights.items():
+        np.testing.assert_array_equal(
+            result.updated_weights[name], w - 0.05 * result.gradients[name]
+        )
+
+
 def test_the_seed_problem() -> None:
     layers = layer_specs(seed.LAYERS)
     weights = {k: w.astype(np.float64) for k, w in autograd.initial_weights(layers, 0).items()}
@@ -163,11 +184,20 @@ def test_chunking_does_not_change_the_answer(layers: list, batch: int) -> None:
         assert chunked.loss == whole.loss
 
 
+def targets_for(loss: str, rng: np.random.Generator, batch: int, out: int) -> np.ndarray:
+    if loss == "cross_entropy":
+        return rng.integers(0, out, size=batch).astype(np.float64)  # class indices
+    if loss == "bce_with_logits":
+        return rng.uniform(0, 1, size=(batch, out))
+    return rng.normal(size=(batch, out))
+
+
 def test_every_fast_per_copy_loss_is_its_manual_loss() -> None:
     rng = np.random.default_rng(0)
-    predictions, y = rng.normal(size=(6, 4, 3)), rng.normal(size=(4, 3))
-    assert set(numeric.PER_COPY) <= set(manual.LOSSES)
+    predictions = rng.normal(size=(6, 4, 3))
+    assert set(numeric.PER_COPY) == set(manual.LOSSES)
     for name, loss in manual.LOSSES.items():
+        y = targets_for(name, rng, 4, 3)
         expected = [loss(p, y)[0] for p in predictions]
         np.testing.assert_allclose(
             numeric.copy_losses(name, predictions, y), expected, rtol=1e-14, atol=0

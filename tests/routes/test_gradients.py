@@ -453,7 +453,7 @@ CLASSIFICATION_ERRORS = [
     ({"loss": "bce_with_logits", "y": [0, 1.5, 0]}, ["body", "y", 1], "in [0, 1]"),
     ({"loss": "bce_with_logits", "y": [0, -0.5, 0]}, ["body", "y", 1], "in [0, 1]"),
     ({"loss": "bce_with_logits"}, ["body", "y"], "y is required"),
-    ({"engines": ["jax"]}, ["body", "engines", 0], "'autograd' or 'manual'"),
+    ({"engines": ["jax"]}, ["body", "engines", 0], "'autograd', 'manual' or 'numeric'"),
     ({"engines": []}, ["body", "engines"], "at least 1"),
     ({"learning_rate": 0}, ["body", "learning_rate"], "greater than 0"),
     ({"trace": "yes"}, ["body", "trace"], "valid boolean"),
@@ -468,3 +468,45 @@ async def test_option_errors(client: httpx.AsyncClient, extra: dict, loc: list, 
     item = response.json()["detail"][0]
     assert item["loc"] == loc
     assert words in item["msg"]
+
+
+# --- the numeric engine -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("loss", ["sse", "mse"])
+async def test_three_engines_agree(client: httpx.AsyncClient, dtype: str, loss: str) -> None:
+    body = {"engines": ["autograd", "manual", "numeric"], "dtype": dtype, "loss": loss,
+            "x": [[0.5, -1.0], [2.0, 0.25]], "learning_rate": 0.05}  # fmt: skip
+    result = (await post(client, body)).json()
+    assert set(result["deviations"]) == {"manual", "numeric"}
+    numeric = result["deviations"]["numeric"]
+    assert numeric["agree"], numeric
+    assert 0 < numeric["max_abs"] < 1e-6 if dtype == "float64" else 1e-3
+    assert set(numeric["updated_weights"]) == set(result["gradients"])
+    assert result["agree"]
+
+
+async def test_numeric_tolerance_and_step_can_be_set(client: httpx.AsyncClient) -> None:
+    body = {"engines": ["numeric"], "numeric": {"step": 1e-3, "tolerance": {"atol": 0, "rtol": 0}}}
+    result = (await post(client, body)).json()
+    assert result["deviations"]["numeric"]["tolerance"] == {"atol": 0.0, "rtol": 0.0}
+    assert result["deviations"]["numeric"]["agree"] is False  # differences are never exact
+    assert result["deviations"]["numeric"]["max_abs"] > 1e-9  # a coarse step is visible
+
+
+async def test_numeric_cost_has_a_limit(client: httpx.AsyncClient) -> None:
+    mnist = mlp({"type": "relu"}, (784, 256, 256, 10))
+    x = np.zeros((2, 784)).tolist()
+    body = {
+        "engines": ["numeric"],
+        "network": {"layers": mnist},
+        "x": x,
+        "y": np.zeros((2, 10)).tolist(),
+    }
+    response = await post(client, body)
+    assert response.status_code == 422
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "engines"]
+    assert item["ctx"]["limit"] == "max_numeric_cost"
+    assert item["ctx"]["asked"] > item["ctx"]["value"] == 2_000_000_000

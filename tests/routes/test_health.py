@@ -9,7 +9,7 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
     assert response.json() == {
         "status": "ok",
         "version": __version__,
-        "engines": ["autograd", "manual"],
+        "engines": ["autograd", "manual", "numeric"],
     }
 
 
