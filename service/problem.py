@@ -7,7 +7,7 @@ here, and every finding names its field with a `loc` into the body. Checks that 
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from service.models import Linear, NumericOptions, ProblemRequest
 from service.models import Tolerance as RequestTolerance
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
+CACHED_PARAMETERS = 100_000  # networks up to this size keep their seeded weights (≤ 32 × 400 kB)
 
 
 @dataclass(frozen=True)
@@ -383,13 +384,28 @@ def class_indices(
     return np.array(values, dtype=dtype)
 
 
+@lru_cache(maxsize=32)
+def _cached_initial_weights(layers: tuple[LayerSpec, ...], seed: int) -> dict[str, np.ndarray]:
+    weights = initial_weights(layers, seed)
+    for w in weights.values():
+        w.flags.writeable = False  # shared between requests
+    return weights
+
+
+def seeded_weights(layers: tuple[LayerSpec, ...], seed: int) -> dict[str, np.ndarray]:
+    """torch's initial weights; small networks' are cached, as clients repeat the same seed."""
+    if sum(int(np.prod(p.shape)) for p in parameters(layers)) <= CACHED_PARAMETERS:
+        return _cached_initial_weights(layers, seed)
+    return initial_weights(layers, seed)
+
+
 def weights_for(
     request: ProblemRequest, layers: tuple[LayerSpec, ...], dtype: type
 ) -> dict[str, np.ndarray]:
     expected = parameters(layers)
     if request.weights is None:
-        initial = initial_weights(layers, request.init_seed)
-        return {name: w.astype(dtype) for name, w in initial.items()}
+        initial = seeded_weights(layers, request.init_seed)
+        return {name: w.astype(dtype) for name, w in initial.items()}  # a copy: never shared
     if "init_seed" in request.model_fields_set:
         msg = "give either weights or init_seed, not both"
         raise InvalidRequest([ErrorItem(("body", "init_seed"), msg, "conflict")])
