@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from service import render, seed
 from service.client import AsyncGradientClient, GradientServiceError, RequestRejected
@@ -100,7 +101,7 @@ def read_request(source: str) -> dict[str, Any]:
     except ValueError as exc:
         raise UnreadableRequest(f"{name} is not JSON: {exc}") from exc
     if not isinstance(request, dict):
-        raise UnreadableRequest(f"{name} holds a JSON {type(request).__name__}, not an object")
+        raise UnreadableRequest(f"the request in {name} must be a JSON object, {{...}}")
     return request
 
 
@@ -125,23 +126,22 @@ def ask(
     return asyncio.run(run())
 
 
+def as_json(answer: BaseModel) -> str:
+    """The response as the service sent it: the fields it holds, none added as null."""
+    return answer.model_dump_json(indent=2, exclude_unset=True)
+
+
 def gradients(args: argparse.Namespace) -> int:
     request = read_request(args.file)
     answer = ask(args, lambda client: client.gradients(request))
-    print(
-        answer.model_dump_json(indent=2, exclude_unset=True)
-        if args.json
-        else render.gradients(answer)
-    )
+    print(as_json(answer) if args.json else render.gradients(answer))
     return 0 if answer.agree else EXIT_DISAGREE
 
 
 def check(args: argparse.Namespace) -> int:
     request = read_request(args.file)
     answer = ask(args, lambda client: client.check(request))
-    print(
-        answer.model_dump_json(indent=2, exclude_unset=True) if args.json else render.check(answer)
-    )
+    print(as_json(answer) if args.json else render.check(answer))
     return 0 if answer.report.verdict == "pass" else EXIT_DISAGREE
 
 

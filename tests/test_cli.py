@@ -119,7 +119,7 @@ def test_a_refused_request_exits_2_with_the_detail_on_stderr(
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "cannot read"), ("{", "is not JSON"), ("[1, 2]", "holds a JSON list, not an object")],
+    [(None, "cannot read"), ("{", "is not JSON"), ("[1, 2]", "must be a JSON object")],
 )
 def test_an_unreadable_request_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
