@@ -11,6 +11,7 @@ import pytest
 
 from service import seed
 from service.cli import main
+from tests.conftest import free_port
 
 ONE_LINEAR = {
     "network": {"layers": [{"type": "linear", "in_features": 2, "out_features": 1}]},
@@ -134,8 +135,6 @@ def test_an_unreadable_request_exits_2(
 
 
 def test_no_server_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.conftest import free_port
-
     url = f"http://127.0.0.1:{free_port()}"
     status, _, err = run(capsys, "gradients", write(tmp_path, {}), "--url", url)
     assert status == 3
