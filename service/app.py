@@ -7,7 +7,9 @@ from service import __version__
 from service.config import Settings, get_settings
 from service.errors import install_handlers
 from service.http import BodyLimit, JSONResponse
-from service.routes import check, docs, examples, gradients, health
+from service.logs import configure_logging
+from service.observability import Observe
+from service.routes import check, docs, examples, gradients, health, metrics
 
 DESCRIPTION = """
 Send a small feed-forward network, its weights (or a seed), an input and a target; get back the
@@ -22,6 +24,7 @@ from an independent NumPy backprop, with how far apart they are.
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     torch.set_num_threads(settings.torch_threads)
+    configure_logging()
     app = FastAPI(
         title="gradient-service",
         version=__version__,
@@ -31,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(Observe)  # added last: it wraps BodyLimit and sees its 413s
     app.state.settings = settings
     install_handlers(app)
     app.include_router(health.router)
@@ -38,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(check.router)
     app.include_router(examples.router)
     app.include_router(docs.router)
+    app.include_router(metrics.router)
     app.mount(docs.STATIC_URL, docs.static_files(), name="static")
     return app
 

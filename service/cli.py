@@ -1,22 +1,73 @@
-"""The `gradient-service` command: `serve` the app, or write its `openapi` spec."""
+"""The `gradient-service` command: `serve` the app, write its `openapi` spec, or use it.
+
+`example` prints the worked example's request. `gradients FILE` and `check FILE` send a request
+(a JSON file, or - for stdin) to the service, in this process unless --url names a server, and
+print a readable report, or the response itself with --json.
+
+Exit status: 0 the engines agree (check: the candidate passes); 1 they do not (check: it fails);
+2 the request was refused (a 4xx, its detail on stderr) or could not be read; 3 no answer or
+a server error.
+"""
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from service import render, seed
+from service.client import AsyncGradientClient, GradientServiceError, RequestRejected
+from service.logs import LEVELS, configure_logging, uvicorn_log_config
+
+IN_PROCESS = "http://in-process"
+EXIT_DISAGREE, EXIT_REQUEST, EXIT_SERVICE = 1, 2, 3
+Answer = TypeVar("Answer")
+
+
+class UnreadableRequest(Exception):
+    """The request file is missing, not JSON, or not a JSON object."""
+
+
+# --- serve, openapi ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def shared_metrics_dir(workers: int) -> Iterator[None]:
+    """Several workers add their metrics up in one directory: a fresh one unless
+    PROMETHEUS_MULTIPROC_DIR already names one (see service.observability)."""
+    if workers == 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="gradient-service-metrics-") as path:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    uvicorn.run(
-        "service.app:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-    )
+    os.environ["LOG_LEVEL"] = args.log_level  # the workers' access log level
+    with shared_metrics_dir(args.workers):
+        uvicorn.run(
+            "service.app:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            log_config=uvicorn_log_config(),
+            access_log=False,  # the service writes its own, as JSON
+        )
     return 0
 
 
@@ -32,8 +83,91 @@ def openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- example, gradients, check -----------------------------------------------------------------
+
+
+def example(args: argparse.Namespace) -> int:
+    print(json.dumps(seed.request_body(), indent=2))
+    return 0
+
+
+def read_request(source: str) -> dict[str, Any]:
+    name = "stdin" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        request = json.loads(text)  # NaN and Infinity pass: the service names their field
+    except OSError as exc:
+        raise UnreadableRequest(f"cannot read {name}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise UnreadableRequest(f"{name} is not JSON: {exc}") from exc
+    if not isinstance(request, dict):
+        raise UnreadableRequest(f"the request in {name} must be a JSON object, {{...}}")
+    return request
+
+
+def connect(args: argparse.Namespace) -> AsyncGradientClient:
+    """A client of the server at --url, or of the app itself, in this process."""
+    if args.url:
+        return AsyncGradientClient(args.url, timeout=args.timeout, api_key=args.api_key)
+    from service.app import app  # here: only this path needs torch
+
+    configure_logging("warning")  # no access-log lines in the command's output
+    transport = httpx.ASGITransport(app=app)
+    return AsyncGradientClient(IN_PROCESS, api_key=args.api_key, transport=transport)
+
+
+def ask(
+    args: argparse.Namespace, call: Callable[[AsyncGradientClient], Awaitable[Answer]]
+) -> Answer:
+    async def run() -> Answer:
+        async with connect(args) as client:
+            return await call(client)
+
+    return asyncio.run(run())
+
+
+def as_json(answer: BaseModel) -> str:
+    """The response as the service sent it: the fields it holds, none added as null."""
+    return answer.model_dump_json(indent=2, exclude_unset=True)
+
+
+def gradients(args: argparse.Namespace) -> int:
+    request = read_request(args.file)
+    answer = ask(args, lambda client: client.gradients(request))
+    print(as_json(answer) if args.json else render.gradients(answer))
+    return 0 if answer.agree else EXIT_DISAGREE
+
+
+def check(args: argparse.Namespace) -> int:
+    request = read_request(args.file)
+    answer = ask(args, lambda client: client.check(request))
+    print(as_json(answer) if args.json else render.check(answer))
+    return 0 if answer.report.verdict == "pass" else EXIT_DISAGREE
+
+
+# --- the parser --------------------------------------------------------------------------------
+
+
+def client_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("file", help="the request as JSON: a file, or - for stdin")
+    options.add_argument("--url", help="a server, e.g. http://127.0.0.1:8000 (default: in-process)")
+    options.add_argument(
+        "--api-key",
+        default=os.environ.get("GRADIENT_SERVICE_API_KEY"),
+        help="sent as X-API-Key (env GRADIENT_SERVICE_API_KEY)",
+    )
+    options.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    options.add_argument("--json", action="store_true", help="print the response as JSON")
+    return options
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="gradient-service", description=__doc__)
+    top = argparse.ArgumentParser(
+        prog="gradient-service",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = top.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("serve", help="serve the HTTP API with uvicorn")
@@ -45,18 +179,42 @@ def parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("WORKERS", "1")),
         help="processes, one per core (env WORKERS)",
     )
-    p.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"), help="env LOG_LEVEL")
+    p.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        default=os.environ.get("LOG_LEVEL", "info").lower(),
+        help="env LOG_LEVEL (default info)",
+    )
     p.set_defaults(run=serve)
 
     p = commands.add_parser("openapi", help="write the OpenAPI spec generated from the app")
     p.add_argument("output", nargs="?", default="-", help="a file, or - for stdout (default)")
     p.set_defaults(run=openapi)
+
+    p = commands.add_parser("example", help="print the worked example's request as JSON")
+    p.set_defaults(run=example)
+
+    client = [client_options()]
+    p = commands.add_parser("gradients", parents=client, help="compute and compare the engines")
+    p.set_defaults(run=gradients)
+    p = commands.add_parser("check", parents=client, help="grade a candidate's gradients")
+    p.set_defaults(run=check)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except UnreadableRequest as exc:
+        print(f"gradient-service: {exc}", file=sys.stderr)
+        return EXIT_REQUEST
+    except RequestRejected as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_REQUEST
+    except GradientServiceError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_SERVICE
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -38,20 +40,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    log: Path  # everything the server wrote, stdout and stderr
+
+
 @pytest.fixture(scope="session")
-def live_url() -> Iterator[str]:
-    """A real server started by the `gradient-service serve` command, with two workers."""
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real server started by the `gradient-service serve` command, with two workers.
+
+    Its output goes to a file, not a pipe: a pipe nobody reads fills up and stalls the server.
+    """
     port = free_port()
     command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = tmp_path_factory.mktemp("live") / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if server.poll() is not None:
-                output = server.stdout.read().decode() if server.stdout else ""
-                pytest.fail(f"the server exited early:\n{output}")
+                pytest.fail(f"the server exited early:\n{log.read_text()}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
@@ -60,7 +72,7 @@ def live_url() -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail("the server did not answer /healthz within 60 s")
             time.sleep(0.2)
-        yield url
+        yield LiveServer(url, log)
     finally:
         server.terminate()
         try:
@@ -68,5 +80,8 @@ def live_url() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-        if server.stdout:
-            server.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def live_url(live_server: LiveServer) -> str:
+    return live_server.url

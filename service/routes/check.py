@@ -6,6 +6,7 @@ from service.compute import REFERENCE
 from service.grading import Finding, Grade, grade
 from service.http import JSONResponse, JSONRoute
 from service.models import CheckRequest, CheckResponse
+from service.observability import observe_report
 from service.problem import prepare
 from service.routes.deps import SettingsDep
 from service.routes.gradients import ERRORS, engine_json, run_report, tolerance_json
@@ -22,6 +23,7 @@ router = APIRouter(tags=["gradients"], route_class=JSONRoute)
 async def check(body: CheckRequest, settings: SettingsDep) -> JSONResponse:
     prepared = prepare(body, settings)
     report = await run_report(prepared, settings.inline_cost)
+    observe_report(report)
     expected = engine_json(report.reference, prepared.single)
     graded = grade(
         body.candidate.model_dump(),

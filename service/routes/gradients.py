@@ -9,6 +9,7 @@ from service.compute import REFERENCE, EngineDeviation, Report, compute
 from service.engines import EngineResult, TraceStep
 from service.http import JSONResponse, JSONRoute
 from service.models import ErrorResponse, GradientsRequest, GradientsResponse, Linear
+from service.observability import observe_report
 from service.problem import Prepared, prepare
 from service.routes.deps import SettingsDep
 
@@ -42,6 +43,7 @@ async def gradients(body: GradientsRequest, settings: SettingsDep) -> JSONRespon
     engines = [*body.engines, *(["manual"] if body.trace else [])]  # the trace is manual's
     prepared = prepare(body, settings, engines, body.learning_rate, body.numeric)
     report = await run_report(prepared, settings.inline_cost)
+    observe_report(report)
     return JSONResponse(report_json(report, prepared, body.trace))
 
 
