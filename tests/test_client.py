@@ -32,7 +32,7 @@ ONE_LINEAR = {
 def test_sync_client_against_the_live_server(live_url: str) -> None:
     with GradientClient(live_url) as client:
         assert client.health() == Health(
-            status="ok", version="0.1.0", engines=["autograd", "manual"]
+            status="ok", version="0.1.0", engines=["autograd", "manual", "numeric"]
         )
         example = client.example()
         assert isinstance(example, GradientsRequest)
