@@ -17,10 +17,11 @@ THROUGHPUT = Target("≥", 0.5)
 
 
 def run(port: int, budget: Budget) -> Section:
-    per_endpoint = budget.load_rounds * budget.round_s
+    rounds_text = f"{budget.load_rounds} round{'s' if budget.load_rounds > 1 else ''}"
     section = Section(
-        f"b. HTTP, POST {BODY} from wrk ({CONNECTIONS} connections, {per_endpoint} s per "
-        f"endpoint in {budget.load_rounds} rounds): /gradients ÷ /baseline"
+        f"b. HTTP, POST {BODY} from wrk ({CONNECTIONS} connections, "
+        f"{budget.load_rounds * budget.round_s} s per endpoint in {rounds_text}): "
+        "/gradients ÷ /baseline"
     )
     if not wrk_available():
         section.notes.append("wrk is not installed: skipped (apt-get install wrk)")

@@ -22,7 +22,7 @@ class Budget:
     round_s: int  # HTTP: seconds of one round
 
 
-FULL = Budget(warmup_s=0.3, repeat_s=0.2, repeats=7, load_rounds=5, round_s=2)
+FULL = Budget(warmup_s=0.3, repeat_s=0.1, repeats=15, load_rounds=5, round_s=2)
 QUICK = Budget(warmup_s=0.05, repeat_s=0.02, repeats=3, load_rounds=1, round_s=2)
 
 
