@@ -29,8 +29,8 @@ def run(budget: Budget) -> Section:
         section.notes.append("JAX is not importable: manual ÷ jax.jit skipped (see README)")
     else:
         section.notes.append(
-            "jax.jit is timed on arrays already on its device, compiled in the warm-up, after a "
-            "check that it gives the manual engine's loss and gradients"
+            "jax.jit is compiled, and checked to give the manual engine's loss and gradients, "
+            "before it is timed on arrays already on its device"
         )
     for network, batch in CASES:
         for dtype in DTYPES:
