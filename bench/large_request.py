@@ -1,0 +1,57 @@
+"""Section c: a ~6 MB 784-256-256-10 request end to end, against orjson on the same bytes.
+
+The baseline is what any JSON service has to do with that traffic at least: `orjson.loads` of the
+request body plus `orjson.dumps` of the response, decoded, both in-process.
+"""
+
+import http.client
+
+import orjson
+
+from bench.problems import MLP, NETWORKS, request_body
+from bench.report import Row, Section, Target, megabytes, seconds
+from bench.server import HOST, on_load_cpu, placement
+from bench.timing import Budget, median_seconds
+
+BATCH = 64
+END_TO_END = Target("≤", 2.0)
+
+
+def run(port: int, budget: Budget) -> Section:
+    body = orjson.dumps(request_body(NETWORKS[MLP], BATCH))
+    connection = http.client.HTTPConnection(HOST, port, timeout=120)
+
+    def post() -> bytes:
+        connection.request("POST", "/gradients", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        content = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"POST /gradients answered {response.status}: {content[:500]!r}")
+        return content
+
+    def round_trip() -> None:
+        orjson.loads(body)
+        orjson.dumps(decoded)
+
+    try:
+        with on_load_cpu():
+            answer = post()
+            decoded = orjson.loads(answer)
+            t = median_seconds({"http": post, "orjson": round_trip}, budget)
+    finally:
+        connection.close()
+    section = Section(
+        f"c. one {MLP} request, batch {BATCH}, float64, explicit weights "
+        f"({megabytes(len(body))} in, {megabytes(len(answer))} out)"
+    )
+    section.rows.append(
+        Row(
+            "end to end ÷ orjson loads(request) + dumps(response)",
+            f"POST /gradients {seconds(t['http'])}",
+            f"orjson {seconds(t['orjson'])}",
+            t["http"] / t["orjson"],
+            END_TO_END,
+        )
+    )
+    section.notes.append(f"one request at a time over one keep-alive connection; {placement()}")
+    return section

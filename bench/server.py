@@ -1,0 +1,134 @@
+"""The benchmark's HTTP side: bench.app under uvicorn on 127.0.0.1, and wrk to load it.
+
+With two CPUs or more (and `taskset`), the server is pinned to CPU 0 and wrk to CPU 1, so the
+load generator never takes the server's core. Every load is bounded in time and stays on the
+loopback interface.
+"""
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parents[1]
+WRK_SCRIPT = Path(__file__).with_name("post.lua")
+CONNECTIONS = 4
+PINNED = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+SERVER_CPU, LOAD_CPU = 0, 1
+
+
+def pinned(command: list[str], cpu: int) -> list[str]:
+    return ["taskset", "--cpu-list", str(cpu), *command] if PINNED else command
+
+
+@contextmanager
+def on_load_cpu() -> Iterator[None]:
+    """Run the calling thread on the client's CPU, as wrk is, while the block runs."""
+    if not PINNED:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {LOAD_CPU})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def placement() -> str:
+    if PINNED:
+        return f"server pinned to CPU {SERVER_CPU}, client to CPU {LOAD_CPU}"
+    return "server and client not pinned (needs taskset and two CPUs): expect more noise"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def healthy(port: int) -> bool:
+    connection = http.client.HTTPConnection(HOST, port, timeout=1)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+@contextmanager
+def server() -> Iterator[int]:
+    """A port where bench.app answers: uvicorn, 1 worker, uvloop and httptools, no access log."""
+    port = free_port()
+    command = [
+        *(sys.executable, "-m", "uvicorn", "bench.app:app", "--host", HOST, "--port", str(port)),
+        *("--workers", "1", "--loop", "uvloop", "--http", "httptools"),
+        *("--no-access-log", "--log-level", "warning"),
+    ]
+    process = subprocess.Popen(pinned(command, SERVER_CPU), cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not healthy(port):
+            if process.poll() is not None:
+                raise RuntimeError(f"the benchmark server exited with status {process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the benchmark server did not answer /healthz within 60 s")
+            time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass(frozen=True)
+class Load:
+    """What wrk measured on one endpoint."""
+
+    requests: int
+    seconds: float
+    p50_s: float
+    p99_s: float
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def wrk(port: int, path: str, body: str, seconds: int) -> Load:
+    """POST `body` to `path` for `seconds` from CONNECTIONS keep-alive connections, one thread."""
+    command = [
+        *("wrk", "--threads", "1", "--connections", str(CONNECTIONS)),
+        *("--duration", f"{seconds}s", "--timeout", "10s", "--script", str(WRK_SCRIPT)),
+        *(f"http://{HOST}:{port}{path}", "--", body),
+    ]
+    run = subprocess.run(
+        pinned(command, LOAD_CPU), capture_output=True, text=True, check=True, timeout=seconds + 60
+    )
+    result = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("{")))
+    if result["errors"]:
+        raise RuntimeError(f"wrk on {path}: {result['errors']} errors or non-2xx answers")
+    return Load(
+        requests=result["requests"],
+        seconds=result["duration_us"] / 1e6,
+        p50_s=result["p50_us"] / 1e6,
+        p99_s=result["p99_us"] / 1e6,
+    )
