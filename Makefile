@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: setup run test lint format openapi container-smoke
+.PHONY: setup run test lint format openapi container-smoke bench
 
 setup: $(VENV)/.installed
 
@@ -36,3 +36,7 @@ openapi: setup
 # Builds the Dockerfile with podman and smoke-tests the image (minutes; not in CI).
 container-smoke:
 	scripts/container-smoke
+
+# Benchmarks: ratios against baselines measured in the same run (about 100 s; --quick ~40 s).
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
