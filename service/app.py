@@ -7,7 +7,7 @@ from service import __version__
 from service.config import Settings, get_settings
 from service.errors import install_handlers
 from service.http import BodyLimit, JSONResponse
-from service.routes import check, docs, examples, gradients, health
+from service.routes import check, datasets, docs, examples, gradients, health, playground, train
 
 DESCRIPTION = """
 Send a small feed-forward network, its weights (or a seed), an input and a target; get back the
@@ -39,6 +39,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(examples.router)
     app.include_router(docs.router)
     app.mount(docs.STATIC_URL, docs.static_files(), name="static")
+    app.include_router(datasets.router)
+    app.include_router(train.router)
+    app.include_router(playground.router)
+    app.mount(playground.STATIC_URL, playground.static_files(), name="playground")
     return app
 
 

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     max_activations: PositiveInt = Field(
         4_000_000, description="most activation values (batch × Σ layer widths) in one pass"
     )
+    max_training_cost: PositiveInt = Field(
+        20_000_000, description="most epochs × samples × parameters in one POST /train"
+    )
 
     # Default tolerances for `agree`, per dtype: |engine − reference| ≤ atol + rtol·|reference|.
     float64_atol: float = Field(1e-12, ge=0)
