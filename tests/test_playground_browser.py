@@ -160,22 +160,28 @@ def test_check_highlights_a_planted_wrong_entry(browser: Browser, live_url: str)
 
 
 def test_train_draws_one_point_per_epoch(browser: Browser, live_url: str) -> None:
+    """Its screenshot, with Compute's results beside, is the README's docs/playground.png."""
+    epochs = 5
     page = open_playground(browser, live_url)
-    page.fill("#epochs", "3")
+    page.click("#compute")
+    page.fill("#epochs", str(epochs))
     page.click("#train")
     page.wait_for_selector("#train-summary[data-state=done]")
-    page.wait_for_selector("#loss-chart[data-points='3']")
+    page.wait_for_selector(f"#loss-chart[data-points='{epochs}']")
 
     body = {k: v for k, v in seed_problem(live_url).items() if k not in ("x", "y")}
-    body |= {"data": {"generator": "seed", "n": 100, "seed": 0}, "epochs": 3}
+    body |= {"data": {"generator": "seed", "n": 100, "seed": 0}, "epochs": epochs}
     api = httpx.post(f"{live_url}/train", json=body, timeout=60).json()
     for engine in ("autograd", "manual"):
         points = page.query_selector_all(f"#loss-chart circle.point.{engine}")
-        assert [p.get_attribute("data-epoch") for p in points] == ["1", "2", "3"]
+        assert [p.get_attribute("data-epoch") for p in points] == [
+            str(e) for e in range(1, epochs + 1)
+        ]
         losses = [float(str(p.get_attribute("data-loss"))) for p in points]
         assert losses == api["loss_curves"][engine]
-    assert len(page.query_selector_all("#epochs-table tbody tr")) == 3
+    assert len(page.query_selector_all("#epochs-table tbody tr")) == epochs
     assert page.inner_text("#train-figures").startswith("Within tolerance")
+    page.wait_for_selector("#compute-output[data-state=done]")
     finish(page, "train")
 
 

@@ -1,9 +1,10 @@
 """A client that goes away stops the training: against a real uvicorn on 127.0.0.1.
 
 The server runs in this process (in a thread) so that its log can be read: each run that stops
-early logs "training stopped after K of N epochs". A run of 1000 epochs takes about a minute;
-the test closes the connection after the first epoch and expects that line within seconds, with
-K a handful, then nothing more.
+early logs "training stopped after K of N epochs" (a handler on that logger collects the lines,
+whatever handlers and propagation the service's logging set up). A run of 1000 epochs takes
+about a minute; the test closes the connection after the first epoch and expects that line
+within seconds, with K a handful, then nothing more.
 """
 
 import logging
@@ -22,7 +23,27 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.live
 
 EPOCHS = 1000
-LOGGER = "service.training"
+LOGGER = "gradient_service.training"
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def log() -> Iterator[Lines]:
+    logger = logging.getLogger(LOGGER)
+    handler, level = Lines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 @pytest.fixture
@@ -48,14 +69,13 @@ def server(settings: Settings) -> Iterator[str]:
     thread.join(timeout=30)
 
 
-def stops(caplog: pytest.LogCaptureFixture, within: float = 20) -> list[str]:
+def stops(log: Lines, within: float = 20) -> list[str]:
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = [r.getMessage() for r in caplog.records if r.name == LOGGER]
-        if found:
-            return found
+    while not log.lines:
+        if time.monotonic() > deadline:
+            pytest.fail(f"nothing logged by {LOGGER} within {within} s: the training went on")
         time.sleep(0.05)
-    pytest.fail(f"no {LOGGER} record within {within} s: the training did not stop")
+    return list(log.lines)
 
 
 def stopped_after(message: str) -> int:
@@ -65,10 +85,7 @@ def stopped_after(message: str) -> int:
     return int(words[3])
 
 
-def test_closing_the_stream_stops_the_training(
-    server: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger=LOGGER)
+def test_closing_the_stream_stops_the_training(server: str, log: Lines) -> None:
     body = {"epochs": EPOCHS}
     headers = {"accept": "application/x-ndjson"}
     with (
@@ -79,18 +96,14 @@ def test_closing_the_stream_stops_the_training(
         first = next(response.iter_lines())
         assert '"epoch":1,' in first
     # Leaving the block closed the connection with the body unread.
-    (message,) = stops(caplog)
-    done = stopped_after(message)
-    assert 1 <= done <= 10
+    (message,) = stops(log)
+    assert 1 <= stopped_after(message) <= 10
     time.sleep(0.5)
-    assert len([r for r in caplog.records if r.name == LOGGER]) == 1  # and nothing after
+    assert len(log.lines) == 1  # and nothing after
 
 
-def test_a_client_that_gives_up_on_the_json_answer_stops_it_too(
-    server: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger=LOGGER)
+def test_a_client_that_gives_up_on_the_json_answer_stops_it_too(server: str, log: Lines) -> None:
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{server}/train", json={"epochs": EPOCHS}, timeout=0.5)
-    (message,) = stops(caplog)
+    (message,) = stops(log)
     assert 1 <= stopped_after(message) <= 10

@@ -506,13 +506,16 @@ function scheduleChart() {
 
 /** Axis ticks at round numbers (1, 2 or 5 × 10ⁿ apart) covering [low, high]. */
 function ticks(low, high, count) {
-  const raw = (high - low) / count || Math.abs(high) || 1;
+  // At least a thousandth of the values' size: two engines a few ulps apart still get an axis.
+  const raw = Math.max(high - low, Math.abs(high) * 1e-3, 1e-12) / count;
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].find((m) => m * magnitude >= raw) * magnitude;
   const first = Math.floor(low / step) * step;
   const values = [];
-  for (let v = first; v < high + step * 0.999; v += step) values.push(Number(v.toPrecision(12)));
-  return values.length > 1 ? values : [first, first + step];
+  for (let v = first; values.length < 2 || v < high + step * 0.999; v += step) {
+    values.push(Number(v.toPrecision(12)));
+  }
+  return values;
 }
 
 function drawChart() {

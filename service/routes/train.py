@@ -24,7 +24,7 @@ from service.training import Diverged, Epoch, Trainer, prepare_training
 
 NDJSON = "application/x-ndjson"
 
-logger = logging.getLogger("service.training")
+logger = logging.getLogger("gradient_service.training")
 
 router = APIRouter(tags=["training"], route_class=JSONRoute)
 
