@@ -104,16 +104,17 @@ def prepare_training(request: TrainRequest, settings: Settings) -> Training:
     else:
         fields |= {"x": data.x, "y": data.y}
     try:
-        prepared = prepare(ProblemRequest.model_validate(fields), settings, list(ENGINES))
+        problem_request = ProblemRequest.model_validate(fields)
+        prepared = prepare(problem_request, settings, learning_rate=request.learning_rate)
     except InvalidRequest as exc:
         raise InvalidRequest([under_data(item, data) for item in exc.errors]) from None
 
-    p = prepared.problem
-    samples = p.x.shape[0]
+    problem = prepared.problem
+    samples = problem.x.shape[0]
     if request.batch_size > samples:
         msg = f"batch_size {request.batch_size} is larger than the data set ({samples} samples)"
         raise InvalidRequest([ErrorItem(("body", "batch_size"), msg, "too_large")])
-    parameters = sum(w.size for w in p.weights.values())
+    parameters = sum(w.size for w in problem.weights.values())
     cost = request.epochs * samples * parameters
     if cost > settings.max_training_cost:
         raise LimitExceeded(
@@ -123,7 +124,6 @@ def prepare_training(request: TrainRequest, settings: Settings) -> Training:
             cost,
             f"epochs × samples × parameters ({request.epochs} × {samples} × {parameters})",
         )
-    problem = Problem(p.layers, p.weights, p.x, p.y, p.loss, request.learning_rate)
     return Training(
         problem, prepared.tolerance, request.batch_size, request.epochs, request.shuffle_seed
     )

@@ -1,6 +1,7 @@
 """service.training: the autograd run is a plain torch training loop, step for step and bit for
 bit; the manual engine keeps its own weights; leaving tolerance and diverging are reported."""
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from service.errors import InvalidRequest
 from service.models import TrainRequest
 from service.training import Diverged, Trainer, prepare_training
 from tests.nets import torch_sequential
+from tests.test_architecture import SERVICE, imported_modules
 
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -149,3 +151,10 @@ def test_a_batch_larger_than_the_data_set_is_refused() -> None:
     with pytest.raises(InvalidRequest) as raised:
         trainer(batch_size=101)
     assert raised.value.errors[0].loc == ("body", "batch_size")
+
+
+@pytest.mark.parametrize(
+    "path", [SERVICE / "training.py", SERVICE / "datasets.py"], ids=lambda p: p.name
+)
+def test_the_maths_knows_nothing_of_http(path: Path) -> None:
+    assert not imported_modules(path) & {"fastapi", "starlette", "httpx", "uvicorn"}

@@ -56,7 +56,9 @@ STREAM = {
 async def train(body: TrainRequest, request: Request, settings: SettingsDep) -> Response:
     trainer = Trainer(prepare_training(body, settings))
     if wants_ndjson(request.headers.get("accept", "")):
-        return StreamingResponse(ndjson_lines(trainer, request), media_type=NDJSON)
+        # X-Accel-Buffering: a proxy such as nginx passes each line on at once, not when done.
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(ndjson_lines(trainer, request), media_type=NDJSON, headers=headers)
     async with aclosing(epochs(trainer, request)) as stream:
         async for _ in stream:
             pass

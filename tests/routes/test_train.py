@@ -65,6 +65,7 @@ async def test_the_stream_is_one_line_per_epoch_then_the_summary(
     response = await client.post("/train", json={"epochs": 3, "shuffle_seed": 0}, headers=NDJSON)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/x-ndjson"
+    assert response.headers["x-accel-buffering"] == "no"  # no proxy holds the lines back
     assert response.text.endswith("\n")
     lines = [orjson.loads(line) for line in response.text.splitlines()]
     assert [line["type"] for line in lines] == ["epoch", "epoch", "epoch", "summary"]
