@@ -9,7 +9,17 @@ from service.errors import install_handlers
 from service.http import BodyLimit, JSONResponse
 from service.logs import configure_logging
 from service.observability import Observe
-from service.routes import check, docs, examples, gradients, health, metrics
+from service.routes import (
+    check,
+    datasets,
+    docs,
+    examples,
+    gradients,
+    health,
+    metrics,
+    playground,
+    train,
+)
 
 DESCRIPTION = """
 Send a small feed-forward network, its weights (or a seed), an input and a target; get back the
@@ -44,6 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(docs.router)
     app.include_router(metrics.router)
     app.mount(docs.STATIC_URL, docs.static_files(), name="static")
+    app.include_router(datasets.router)
+    app.include_router(train.router)
+    app.include_router(playground.router)
+    app.mount(playground.STATIC_URL, playground.static_files(), name="playground")
     return app
 
 

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
         description="most multiply-adds the numeric engine may do (≈2–8 s on one core; "
         "784-256-256-10 at batch 1 is 1.35e9)",
     )
+    max_training_cost: PositiveInt = Field(
+        20_000_000, description="most epochs × samples × parameters in one POST /train"
+    )
 
     # Default tolerances for `agree`, per dtype: |engine − reference| ≤ atol + rtol·|reference|.
     float64_atol: float = Field(1e-12, ge=0)

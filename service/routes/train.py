@@ -1,0 +1,149 @@
+"""POST /train: one JSON answer, or, with `Accept: application/x-ndjson`, a line per epoch.
+
+Each epoch runs in a worker thread. Between two epochs the client is asked after: once it has
+gone, no further epoch starts (the one in progress finishes, unseen) and the stop is logged.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from service.http import JSONResponse, JSONRoute
+from service.models import TrainRequest, TrainResponse
+from service.routes.deps import SettingsDep
+from service.routes.gradients import ERRORS, deviation_json, tolerance_json
+from service.training import Diverged, Epoch, Trainer, prepare_training
+
+NDJSON = "application/x-ndjson"
+
+logger = logging.getLogger("gradient_service.training")
+
+router = APIRouter(tags=["training"], route_class=JSONRoute)
+
+STREAM = {
+    "description": "Without `Accept: application/x-ndjson`, one JSON answer when training is "
+    'done. With it, one line per epoch as it completes (`type` "epoch"), then the summary '
+    '(`type` "summary", without `history`); if training diverges midway, a last line '
+    '`{"type": "error", "detail": [...]}` instead.',
+    "content": {
+        NDJSON: {
+            "schema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/EpochReport"},
+                    {"$ref": "#/components/schemas/TrainResponse"},
+                    {"$ref": "#/components/schemas/ErrorResponse"},
+                ]
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/train",
+    response_model=TrainResponse,
+    responses={200: STREAM, **ERRORS},
+    summary="Train with both engines, each on its own weights; stream the epochs as they end",
+)
+async def train(body: TrainRequest, request: Request, settings: SettingsDep) -> Response:
+    trainer = Trainer(prepare_training(body, settings))
+    if wants_ndjson(request.headers.get("accept", "")):
+        # X-Accel-Buffering: a proxy such as nginx passes each line on at once, not when done.
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(ndjson_lines(trainer, request), media_type=NDJSON, headers=headers)
+    async with aclosing(epochs(trainer, request)) as stream:
+        async for _ in stream:
+            pass
+    if not trainer.done:
+        return Response(status_code=499)  # nginx's "client closed request": nobody reads it
+    return JSONResponse(summary_json(trainer, history=True))
+
+
+def wants_ndjson(accept: str) -> bool:
+    return any(part.split(";")[0].strip() == NDJSON for part in accept.split(","))
+
+
+async def epochs(trainer: Trainer, request: Request) -> AsyncIterator[Epoch]:
+    """The remaining epochs, each in a worker thread, until done or the client has gone."""
+    try:
+        while not trainer.done:
+            if await request.is_disconnected():
+                log_stop(trainer)
+                return
+            yield await run_in_threadpool(trainer.run_epoch)
+    except (asyncio.CancelledError, GeneratorExit):  # a stream's client went away mid-epoch
+        log_stop(trainer)
+        raise
+
+
+def log_stop(trainer: Trainer) -> None:
+    logger.info(
+        "training stopped after %d of %d epochs: the client went away",
+        len(trainer.history),
+        trainer.training.epochs,
+    )
+
+
+async def ndjson_lines(trainer: Trainer, request: Request) -> AsyncIterator[bytes]:
+    try:
+        async with aclosing(epochs(trainer, request)) as stream:
+            async for epoch in stream:
+                yield line(epoch_json(epoch))
+    except Diverged as exc:  # the status line has gone: the error is the last line
+        yield line({"type": "error", "detail": [item.as_json() for item in exc.errors]})
+        return
+    if trainer.done:
+        yield line(summary_json(trainer, history=False))
+
+
+def line(content: dict[str, Any]) -> bytes:
+    return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE)
+
+
+# --- shaping the answer ------------------------------------------------------------------------
+
+
+def epoch_json(epoch: Epoch) -> dict[str, Any]:
+    return {
+        "type": "epoch",
+        "epoch": epoch.epoch,
+        "step": epoch.step,
+        "loss": epoch.loss,
+        "weight_deviation": deviation_json(epoch.weight_deviation),
+        "elapsed_ms": epoch.elapsed_ms,
+        "engine_ms": epoch.engine_ms,
+    }
+
+
+def summary_json(trainer: Trainer, history: bool) -> dict[str, Any]:
+    t = trainer.training
+    done = trainer.history
+    engines = list(trainer.weights)
+    out = {
+        "type": "summary",
+        "epochs": len(done),
+        "steps": trainer.steps,
+        "samples": t.samples,
+        "loss_curves": {name: [e.loss[name] for e in done] for name in engines},
+        "final_weights": trainer.weights,
+        "weight_deviation": deviation_json(done[-1].weight_deviation),
+        "within_tolerance": trainer.left_tolerance is None,
+        "left_tolerance": None
+        if trainer.left_tolerance is None
+        else asdict(trainer.left_tolerance),
+        "tolerance": tolerance_json(t.tolerance),
+        "dtype": t.problem.dtype.name,
+        "elapsed_ms": sum(e.elapsed_ms for e in done),
+        "engine_ms": {name: sum(e.engine_ms[name] for e in done) for name in engines},
+    }
+    if history:
+        out["history"] = [epoch_json(e) for e in done]
+    return out

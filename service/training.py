@@ -1,0 +1,245 @@
+"""SGD with both engines side by side, each on its own weights.
+
+Both engines start from the same weights. At every step each one computes the batch's loss and
+gradients from *its own* current weights and applies its own update (autograd's is
+`torch.optim.SGD`'s `param.add_(grad, alpha=-lr)`, manual's w − lr·g), so whatever rounding
+separates them compounds, as it would in two real training loops.
+
+The order of the samples: without a shuffle seed every epoch takes them as given; with one,
+epoch k takes them in the order of the k-th `permutation(n)` drawn from
+`np.random.default_rng(shuffle_seed)`. Each epoch's samples are cut into batches of
+`batch_size` in that order, the last one smaller when n is not a multiple of it (torch's
+`DataLoader` with `drop_last=False`).
+
+An epoch's loss is, per engine, the mean of its steps' losses, each the batch's loss before that
+step's update (the running loss a torch loop prints). After every step the manual engine's
+weights are compared with autograd's, entry by entry, against atol + rtol·|autograd's|; the
+first step where one is out is remembered.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from service import compare
+from service.compare import Deviation, Tolerance
+from service.config import Settings
+from service.datasets import seed_dataset
+from service.engines import Engine, EngineResult, Problem, autograd, manual
+from service.errors import ErrorItem, InvalidRequest, LimitExceeded
+from service.models import GeneratedData, GivenData, ProblemRequest, TrainRequest
+from service.problem import prepare
+
+ENGINES: dict[str, Engine] = {"autograd": autograd.run, "manual": manual.run}
+REFERENCE = "autograd"
+Weights = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Training:
+    """What to run: the whole data set with the starting weights, and the SGD settings."""
+
+    problem: Problem  # x and y are the whole data set; learning_rate is set
+    tolerance: Tolerance
+    batch_size: int
+    epochs: int
+    shuffle_seed: int | None
+
+    @property
+    def samples(self) -> int:
+        return int(self.problem.x.shape[0])
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.samples / self.batch_size)
+
+
+@dataclass(frozen=True)
+class Epoch:
+    epoch: int  # 1 for the first
+    step: int  # steps taken so far, over all epochs
+    loss: dict[str, float]  # per engine, the mean of the epoch's step losses
+    weight_deviation: Deviation  # manual's weights against autograd's, after the epoch
+    elapsed_ms: float
+    engine_ms: dict[str, float]
+
+
+@dataclass(frozen=True)
+class LeftTolerance:
+    step: int
+    epoch: int
+    max_abs: float  # the largest |w_autograd − w_manual| after that step
+
+
+class Diverged(InvalidRequest):
+    """An engine's loss or weights stopped being finite: the learning rate is too large."""
+
+    def __init__(self, engine: str, quantity: str, step: int, epoch: int) -> None:
+        msg = (
+            f"training diverged: the {engine} engine's {quantity} is not finite after step "
+            f"{step} (epoch {epoch}); try a smaller learning_rate"
+        )
+        ctx = {"engine": engine, "quantity": quantity, "step": step, "epoch": epoch}
+        super().__init__([ErrorItem(("body", "learning_rate"), msg, "non_finite_result", ctx)])
+
+
+# --- the request -------------------------------------------------------------------------------
+
+
+def prepare_training(request: TrainRequest, settings: Settings) -> Training:
+    """The data set goes through `prepare()` as one x and y, with every check that implies
+    (shapes, dtype, the batch and activation limits); its errors are then placed under `data`."""
+    fields = request.model_dump(include={"network", "weights", "loss", "dtype", "tolerance"})
+    if "init_seed" in request.model_fields_set:
+        fields["init_seed"] = request.init_seed  # weights and init_seed together are refused
+    data = request.data
+    if isinstance(data, GeneratedData):
+        if data.n > settings.max_batch:  # before the points are drawn
+            loc = ("body", "data", "n")
+            raise LimitExceeded(loc, "max_batch", settings.max_batch, data.n, "the data set's n")
+        x, y = seed_dataset(data.n, data.seed, data.low, data.high)
+        fields |= {"x": x.tolist(), "y": y.tolist()}  # exactly what GET /datasets/seed gives
+    else:
+        fields |= {"x": data.x, "y": data.y}
+    try:
+        problem_request = ProblemRequest.model_validate(fields)
+        prepared = prepare(problem_request, settings, learning_rate=request.learning_rate)
+    except InvalidRequest as exc:
+        raise InvalidRequest([under_data(item, data) for item in exc.errors]) from None
+
+    problem = prepared.problem
+    samples = problem.x.shape[0]
+    if request.batch_size > samples:
+        msg = f"batch_size {request.batch_size} is larger than the data set ({samples} samples)"
+        raise InvalidRequest([ErrorItem(("body", "batch_size"), msg, "too_large")])
+    parameters = sum(w.size for w in problem.weights.values())
+    cost = request.epochs * samples * parameters
+    if cost > settings.max_training_cost:
+        raise LimitExceeded(
+            ("body", "epochs"),
+            "max_training_cost",
+            settings.max_training_cost,
+            cost,
+            f"epochs × samples × parameters ({request.epochs} × {samples} × {parameters})",
+        )
+    return Training(
+        problem, prepared.tolerance, request.batch_size, request.epochs, request.shuffle_seed
+    )
+
+
+def under_data(item: ErrorItem, data: GeneratedData | GivenData) -> ErrorItem:
+    """`prepare()` names x and y at the top of the body; in a training request they are `data`'s,
+    and a generated data set's only parameter a limit can be about is n."""
+    loc = item.loc
+    if loc[:2] not in (("body", "x"), ("body", "y")):
+        return item
+    if isinstance(data, GivenData):
+        return ErrorItem(("body", "data", *loc[1:]), item.msg, item.type, item.ctx)
+    where = ("body", "data", "n") if item.type == "limit_exceeded" else ("body", "data")
+    return ErrorItem(where, item.msg, item.type, item.ctx)
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def flat(weights: Weights) -> np.ndarray:
+    """Every weight in one float64 vector, in state_dict order."""
+    return np.concatenate([w.ravel() for w in weights.values()], dtype=np.float64)
+
+
+def within(values: np.ndarray, reference: np.ndarray, tolerance: Tolerance) -> bool:
+    """Every entry within atol + rtol·|reference|, as `compare.deviation` judges `agree`."""
+    with np.errstate(over="ignore"):  # a difference of ±1e308s is out of tolerance anyway
+        distance = np.abs(values - reference)
+        return bool((distance <= tolerance.atol + tolerance.rtol * np.abs(reference)).all())
+
+
+def weight_deviation(values: Weights, reference: Weights, tolerance: Tolerance) -> Deviation:
+    return compare.combine(
+        [compare.deviation(values[name], w, tolerance) for name, w in reference.items()]
+    )
+
+
+class Trainer:
+    """One run, an epoch at a time: each engine's weights, and how far apart they have got.
+
+    Not thread-safe: one epoch runs at a time, in whichever thread calls `run_epoch`.
+    """
+
+    def __init__(self, training: Training) -> None:
+        self.training = training
+        self.weights: dict[str, Weights] = {
+            name: dict(training.problem.weights) for name in ENGINES
+        }
+        self.steps = 0
+        self.history: list[Epoch] = []
+        self.left_tolerance: LeftTolerance | None = None
+        seed = training.shuffle_seed
+        self._shuffler = None if seed is None else np.random.default_rng(seed)
+
+    @property
+    def done(self) -> bool:
+        return len(self.history) == self.training.epochs
+
+    @property
+    def epoch(self) -> int:
+        """The epoch in progress, or the next one."""
+        return len(self.history) + 1
+
+    def order(self) -> np.ndarray:
+        """The next epoch's order of the samples (the module's docstring)."""
+        n = self.training.samples
+        return np.arange(n) if self._shuffler is None else self._shuffler.permutation(n)
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> dict[str, EngineResult]:
+        """One SGD step of every engine on the batch (x, y), each from its own weights."""
+        p = self.training.problem
+        self.steps += 1
+        results, flats = {}, {}
+        for name, engine in ENGINES.items():
+            result = engine(Problem(p.layers, self.weights[name], x, y, p.loss, p.learning_rate))
+            assert result.updated_weights is not None  # the problem has a learning rate
+            flats[name] = flat(result.updated_weights)  # one vector: a few µs, not one per weight
+            if not np.isfinite(result.loss):
+                raise Diverged(name, "loss", self.steps, self.epoch)
+            if not np.isfinite(flats[name]).all():
+                raise Diverged(name, "weights", self.steps, self.epoch)
+            self.weights[name] = result.updated_weights
+            results[name] = result
+        tolerance = self.training.tolerance
+        if self.left_tolerance is None and not within(flats["manual"], flats[REFERENCE], tolerance):
+            distance = float(np.abs(flats["manual"] - flats[REFERENCE]).max())
+            self.left_tolerance = LeftTolerance(self.steps, self.epoch, distance)
+        return results
+
+    def run_epoch(self) -> Epoch:
+        start = time.perf_counter()
+        t = self.training
+        order = self.order()
+        x, y = t.problem.x[order], t.problem.y[order]  # each batch is then a contiguous slice
+        losses: dict[str, list[float]] = {name: [] for name in ENGINES}
+        engine_ms = dict.fromkeys(ENGINES, 0.0)
+        for begin in range(0, t.samples, t.batch_size):
+            results = self.step(x[begin : begin + t.batch_size], y[begin : begin + t.batch_size])
+            for name, result in results.items():
+                losses[name].append(float(result.loss))
+                engine_ms[name] += result.elapsed_ms
+        mean_loss = {name: sum(values) / len(values) for name, values in losses.items()}
+        apart = weight_deviation(self.weights["manual"], self.weights[REFERENCE], t.tolerance)
+        for name, value in mean_loss.items():
+            if not math.isfinite(value):  # finite losses whose sum overflowed
+                raise Diverged(name, "mean loss", self.steps, self.epoch)
+        if not math.isfinite(apart.max_abs):
+            raise Diverged("manual", "distance from autograd's weights", self.steps, self.epoch)
+        report = Epoch(
+            epoch=self.epoch,
+            step=self.steps,
+            loss=mean_loss,
+            weight_deviation=apart,
+            elapsed_ms=(time.perf_counter() - start) * 1e3,
+            engine_ms=engine_ms,
+        )
+        self.history.append(report)
+        return report
