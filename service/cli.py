@@ -58,6 +58,8 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     os.environ["LOG_LEVEL"] = args.log_level  # the workers' access log level
+    for blas in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(blas, "1")  # one thread per worker, as torch: workers = cores
     with shared_metrics_dir(args.workers):
         uvicorn.run(
             "service.app:app",

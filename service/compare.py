@@ -22,16 +22,29 @@ class Deviation:
 
 
 def deviation(value: np.ndarray, reference: np.ndarray, tolerance: Tolerance) -> Deviation:
-    a = np.asarray(value, dtype=np.float64)
-    b = np.asarray(reference, dtype=np.float64)
-    if a.size == 0:
-        return Deviation(0.0, 0.0, True)
+    return deviations([(value, reference)], tolerance)[0]
+
+
+def deviations(pairs: list[tuple[np.ndarray, np.ndarray]], tolerance: Tolerance) -> list[Deviation]:
+    """The deviation of each (value, reference) pair, computed for all of them in one pass:
+    a response compares a dozen small arrays, and NumPy's cost is per call, not per entry."""
+    sizes = np.array([np.size(b) for _, b in pairs])
+    if not sizes.sum():
+        return [Deviation(0.0, 0.0, True) for _ in pairs]
+    a = np.concatenate([np.ravel(v) for v, _ in pairs]).astype(np.float64, copy=False)
+    b = np.concatenate([np.ravel(r) for _, r in pairs]).astype(np.float64, copy=False)
     with np.errstate(over="ignore"):  # only for values near ±1.8e308; the caller checks
         diff = np.abs(a - b)
     scale = np.maximum(np.abs(a), np.abs(b))
     rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
-    agree = bool(np.all(diff <= tolerance.atol + tolerance.rtol * np.abs(b)))
-    return Deviation(float(diff.max()), float(rel.max()), agree)
+    ok = diff <= tolerance.atol + tolerance.rtol * np.abs(b)
+
+    starts = (np.cumsum(sizes) - sizes)[sizes > 0]  # segment i runs to the next start
+    max_abs = np.maximum.reduceat(diff, starts)
+    max_rel = np.maximum.reduceat(rel, starts)
+    agree = np.logical_and.reduceat(ok, starts)
+    found = iter(zip(max_abs.tolist(), max_rel.tolist(), agree.tolist(), strict=True))
+    return [Deviation(*next(found)) if size else Deviation(0.0, 0.0, True) for size in sizes]
 
 
 def combine(deviations: list[Deviation]) -> Deviation:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.compare import Deviation, Tolerance, combine, deviation
+from service.compare import Deviation, Tolerance, combine, deviations
 from service.engines import Engine, EngineResult, Problem, autograd, manual, numeric
 from service.errors import NonFiniteResult
 
@@ -62,25 +62,31 @@ def quantities(result: EngineResult) -> Iterator[tuple[str, np.ndarray]]:
 
 
 def check_finite(engine: str, result: EngineResult) -> None:
-    for quantity, values in quantities(result):
+    named = list(quantities(result))
+    if np.isfinite(np.concatenate([np.ravel(values) for _, values in named])).all():
+        return
+    for quantity, values in named:  # only on failure: which one
         if not np.all(np.isfinite(values)):
             raise NonFiniteResult(engine, quantity)
 
 
 def compare(result: EngineResult, reference: EngineResult, tol: Tolerance) -> EngineDeviation:
-    def each(values: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> dict:
-        return {name: deviation(values[name], expected[name], tol) for name in expected}
-
-    loss = deviation(np.asarray(result.loss), np.asarray(reference.loss), tol)
-    prediction = deviation(result.prediction, reference.prediction, tol)
-    gradients = each(result.gradients, reference.gradients)
-    input_gradient = deviation(result.input_gradient, reference.input_gradient, tol)
-    updated = None
-    if result.updated_weights is not None and reference.updated_weights is not None:
-        updated = each(result.updated_weights, reference.updated_weights)
-    parts = [loss, prediction, *gradients.values(), input_gradient, *(updated or {}).values()]
+    names = list(reference.gradients)
+    updated = result.updated_weights is not None and reference.updated_weights is not None
+    pairs = [
+        (np.asarray(result.loss), np.asarray(reference.loss)),
+        (result.prediction, reference.prediction),
+        (result.input_gradient, reference.input_gradient),
+        *((result.gradients[name], reference.gradients[name]) for name in names),
+    ]
+    if updated:
+        pairs += [(result.updated_weights[n], reference.updated_weights[n]) for n in names]  # type: ignore[index]
+    found = deviations(pairs, tol)
+    loss, prediction, input_gradient = found[:3]
+    gradients = dict(zip(names, found[3 : 3 + len(names)], strict=True))
+    updated_weights = dict(zip(names, found[3 + len(names) :], strict=True)) if updated else None
     return EngineDeviation(
-        loss, prediction, gradients, input_gradient, updated, combine(parts), tol
+        loss, prediction, gradients, input_gradient, updated_weights, combine(found), tol
     )
 
 

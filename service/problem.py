@@ -5,6 +5,7 @@ here, and every finding names its field with a `loc` into the body. Checks that 
 (missing and unexpected weight names, wrong shapes) are all reported at once.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -29,6 +30,10 @@ CACHED_PARAMETERS = 100_000  # networks up to this size keep their seeded weight
 class Parameter:
     name: str  # as in state_dict: "0.weight", "0.bias", …
     shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ def check_network(layers: tuple[LayerSpec, ...], settings: Settings) -> None:
         previous = (index, layer)
     if errors:
         raise InvalidRequest(errors)
-    count = sum(int(np.prod(p.shape)) for p in parameters(layers))
+    count = sum(p.size for p in parameters(layers))
     if count > settings.max_parameters:
         raise LimitExceeded(
             ("body", "network"),
@@ -394,7 +399,7 @@ def _cached_initial_weights(layers: tuple[LayerSpec, ...], seed: int) -> dict[st
 
 def seeded_weights(layers: tuple[LayerSpec, ...], seed: int) -> dict[str, np.ndarray]:
     """torch's initial weights; small networks' are cached, as clients repeat the same seed."""
-    if sum(int(np.prod(p.shape)) for p in parameters(layers)) <= CACHED_PARAMETERS:
+    if sum(p.size for p in parameters(layers)) <= CACHED_PARAMETERS:
         return _cached_initial_weights(layers, seed)
     return initial_weights(layers, seed)
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from service.compare import Deviation, Tolerance, combine, deviation
+from service.compare import Deviation, Tolerance, combine, deviation, deviations
 
 TOL = Tolerance(atol=1e-3, rtol=0.1)
 
@@ -34,3 +34,20 @@ def test_combine_takes_the_worst() -> None:
     worst = combine([Deviation(1.0, 0.1, True), Deviation(0.5, 0.2, False)])
     assert worst == Deviation(1.0, 0.2, False)
     assert combine([]) == Deviation(0.0, 0.0, True)
+
+
+def test_many_pairs_at_once_equal_one_by_one() -> None:
+    rng = np.random.default_rng(1)
+    pairs = [
+        (np.zeros(0), np.zeros(0)),
+        (rng.normal(size=(3, 2)), rng.normal(size=(3, 2))),
+        (np.array(1.0), np.array(1.0 + 1e-4)),
+        (np.zeros((0, 4)), np.zeros((0, 4))),
+        (np.zeros(5), np.zeros(5)),
+        (rng.normal(size=7), rng.normal(size=7)),
+    ]
+    together = deviations(pairs, TOL)
+    assert together == [deviation(a, b, TOL) for a, b in pairs]
+    assert together[0] == together[3] == Deviation(0.0, 0.0, True)
+    assert together[2].agree  # 1e-4 ≤ 1e-3 + 0.1
+    assert together[2].max_abs == abs(1.0 - (1.0 + 1e-4))

@@ -7,6 +7,7 @@ Where torch picks a side at a kink (relu at 0, leaky_relu at 0, elu at 0), we pi
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import erf, expit
@@ -132,8 +133,9 @@ def silu() -> Elementwise:
     return Elementwise(forward=lambda z: z * expit(z), derivative=derivative)
 
 
+@lru_cache(maxsize=256)
 def elementwise(layer: Activation) -> Elementwise:
-    """The NumPy pair for an activation layer of the contract."""
+    """The NumPy pair for an activation layer of the contract (layers are frozen: cached)."""
     match layer:
         case Identity():
             return identity()

@@ -49,12 +49,12 @@ def forward(layers: tuple[LayerSpec, ...], weights: dict[str, Array], x: Array) 
 
 def sse(prediction: Array, y: Array) -> tuple[np.floating, Array]:
     d = prediction - y
-    return np.sum(d * d), 2 * d  # L = Σ d², dL/dp = 2d
+    return np.vdot(d, d), 2 * d  # L = Σ d², dL/dp = 2d
 
 
 def mse(prediction: Array, y: Array) -> tuple[np.floating, Array]:
     d = prediction - y
-    return np.mean(d * d), (2 / d.size) * d  # L = Σ d² / n, dL/dp = 2d / n
+    return np.vdot(d, d) / d.size, (2 / d.size) * d  # L = Σ d² / n, dL/dp = 2d / n
 
 
 def cross_entropy(logits: Array, y: Array) -> tuple[np.floating, Array]:

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from service.config import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:  # async: no thread hop per request
     settings: Settings = request.app.state.settings
     return settings
 
