@@ -73,6 +73,8 @@ class Grade:
 
 def nested_shape(value: Any) -> tuple[int, ...] | None:
     """The shape of a nested list of numbers, or None if its rows differ in length or depth."""
+    if isinstance(value, np.ndarray):
+        return value.shape
     if not isinstance(value, list):
         return ()
     shapes = {nested_shape(item) for item in value}

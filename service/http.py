@@ -5,10 +5,12 @@ a body do we parse it again with the lenient standard library, so that pydantic 
 exact field holding the non-finite number (a 422) rather than a character offset (a 400).
 """
 
+import base64
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import numpy as np
 import orjson
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
@@ -21,6 +23,27 @@ class JSONResponse(StarletteJSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def base64_tensor(array: np.ndarray) -> dict[str, Any]:
+    """An array as a compact tensor: little-endian, row-major bytes, base64-encoded."""
+    little = array.astype(array.dtype.newbyteorder("<"), copy=False)
+    return {
+        "shape": list(array.shape),
+        "dtype": array.dtype.name,
+        "data_b64": base64.b64encode(np.ascontiguousarray(little).tobytes()).decode("ascii"),
+    }
+
+
+def base64_arrays(content: Any) -> Any:
+    """`content` with every array (not scalars) written as a base64 tensor."""
+    if isinstance(content, dict):
+        return {key: base64_arrays(value) for key, value in content.items()}
+    if isinstance(content, list):
+        return [base64_arrays(value) for value in content]
+    if isinstance(content, np.ndarray) and content.ndim > 0:
+        return base64_tensor(content)
+    return content
 
 
 def parse_json(body: bytes) -> Any:

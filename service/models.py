@@ -26,23 +26,40 @@ Vector = list[Finite]
 Matrix = list[list[Finite]]
 
 
+class Base64Tensor(BaseModel):
+    """A compact array: little-endian bytes in row-major order, base64-encoded (like the Open
+    Inference Protocol's binary tensors). Accepted wherever an array is; chosen for a response's
+    arrays with `"encoding": "base64"`."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    shape: Annotated[list[Annotated[int, Field(ge=0)]], Field(max_length=2)]
+    dtype: Literal["float64", "float32"]
+    data_b64: str = Field(description="base64 of the raw little-endian values")
+
+
 def _nesting(value: Any) -> str:
     """Tell a vector from a matrix by its first element, so an error names one shape only."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return "number"
+    if isinstance(value, dict | Base64Tensor):
+        return "base64"
     if isinstance(value, list) and value and isinstance(value[0], list):
         return "matrix"
     return "vector"
 
 
 Tensor = Annotated[
-    Annotated[Vector, Tag("vector")] | Annotated[Matrix, Tag("matrix")],
+    Annotated[Vector, Tag("vector")]
+    | Annotated[Matrix, Tag("matrix")]
+    | Annotated[Base64Tensor, Tag("base64")],
     Discriminator(_nesting),
 ]
 TensorOrNumber = Annotated[
     Annotated[Finite, Tag("number")]
     | Annotated[Vector, Tag("vector")]
-    | Annotated[Matrix, Tag("matrix")],
+    | Annotated[Matrix, Tag("matrix")]
+    | Annotated[Base64Tensor, Tag("base64")],
     Discriminator(_nesting),
 ]
 
@@ -204,6 +221,11 @@ class GradientsRequest(ProblemRequest):
         description="If set, every engine also takes one SGD step: `updated_weights` = "
         "w − learning_rate·g (the seed uses 0.05).",
     )
+    encoding: Literal["json", "base64"] = Field(
+        "json",
+        description="How the response writes its arrays: nested lists, or compact base64 "
+        "tensors {shape, dtype, data_b64} (much faster for large networks).",
+    )
     trace: bool = Field(
         False,
         description="Add the manual engine's step-by-step values: each layer's input, output "
@@ -320,15 +342,25 @@ Nested = TypeAliasType(
 )
 
 
+def _nested_or_base64(value: Any) -> str:
+    return "base64" if isinstance(value, dict | Base64Tensor) else "nested"
+
+
+CandidateArray = Annotated[
+    Annotated[Nested, Tag("nested")] | Annotated[Base64Tensor, Tag("base64")],
+    Discriminator(_nested_or_base64),
+]
+
+
 class Candidate(Strict):
     """Numbers the caller computed with their own code, shaped like a /gradients response."""
 
-    gradients: dict[str, Nested] = Field(
+    gradients: dict[str, CandidateArray] = Field(
         description='Keyed like the weights: {"0.weight": [[…]], "0.bias": […], …}.'
     )
     loss: Finite | None = None
-    prediction: Nested | None = None
-    input_gradient: Nested | None = None
+    prediction: CandidateArray | None = None
+    input_gradient: CandidateArray | None = None
 
 
 class CheckRequest(ProblemRequest):

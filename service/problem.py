@@ -5,10 +5,12 @@ here, and every finding names its field with a `loc` into the body. Checks that 
 (missing and unexpected weight names, wrong shapes) are all reported at once.
 """
 
+import base64
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +21,7 @@ from service.config import Settings
 from service.engines import Engine, EngineResult, LayerSpec, Problem, numeric
 from service.engines.autograd import initial_weights
 from service.errors import ErrorItem, InvalidRequest, LimitExceeded, Loc
-from service.models import Linear, NumericOptions, ProblemRequest
+from service.models import Base64Tensor, Candidate, Linear, NumericOptions, ProblemRequest
 from service.models import Tolerance as RequestTolerance
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -132,8 +134,35 @@ def input_width(layers: tuple[LayerSpec, ...]) -> int | None:
 # --- arrays ------------------------------------------------------------------------------------
 
 
-def to_array(value: list, loc: Loc, dtype: type[np.floating]) -> np.ndarray:
-    """A nested list as an array in `dtype`, refusing ragged rows and float32 overflow."""
+def decode(tensor: Base64Tensor, loc: Loc) -> np.ndarray:
+    """A base64 tensor's values, checked for length and finiteness, as float64."""
+    itemsize = 8 if tensor.dtype == "float64" else 4
+    count = math.prod(tensor.shape)
+    try:
+        raw = base64.b64decode(tensor.data_b64, validate=True)
+    except ValueError:
+        raise InvalidRequest(
+            [ErrorItem((*loc, "data_b64"), "not valid base64", "base64_invalid")]
+        ) from None
+    if len(raw) != count * itemsize:
+        msg = (
+            f"shape {shape_text(tuple(tensor.shape))} needs {count:,} {tensor.dtype} values "
+            f"({count * itemsize:,} bytes); the data has {len(raw):,} bytes"
+        )
+        raise InvalidRequest([ErrorItem((*loc, "data_b64"), msg, "wrong_length")])
+    values = np.frombuffer(raw, dtype="<f8" if itemsize == 8 else "<f4").reshape(tensor.shape)
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        where = shape_text(tuple(int(i) for i in bad[0]))
+        msg = f"the data holds a non-finite number at {where}; numbers must be finite"
+        raise InvalidRequest([ErrorItem((*loc, "data_b64"), msg, "finite_number")])
+    return values.astype(np.float64)
+
+
+def as_array(value: list | Base64Tensor, loc: Loc) -> np.ndarray:
+    """Nested lists or a base64 tensor as a float64 array, refusing ragged rows."""
+    if isinstance(value, Base64Tensor):
+        return decode(value, loc)
     if value and isinstance(value[0], list):
         lengths = [len(row) for row in value]
         for i, length in enumerate(lengths):
@@ -148,13 +177,22 @@ def to_array(value: list, loc: Loc, dtype: type[np.floating]) -> np.ndarray:
                         )
                     ]
                 )
+    return np.array(value, dtype=np.float64)
+
+
+def cast(array: np.ndarray, loc: Loc, dtype: type[np.floating]) -> np.ndarray:
+    """`array` in `dtype`, refusing values that overflow float32."""
     with np.errstate(over="ignore"):
-        array = np.array(value, dtype=np.float64).astype(dtype, copy=False)
-    if dtype is np.float32 and not np.all(np.isfinite(array)):
+        cast_array = array.astype(dtype, copy=False)
+    if dtype is np.float32 and not np.all(np.isfinite(cast_array)):
         raise InvalidRequest(
             [ErrorItem(loc, "a value is beyond ±3.4e38 and does not fit in float32", "overflow")]
         )
-    return array
+    return cast_array
+
+
+def to_array(value: list | Base64Tensor, loc: Loc, dtype: type[np.floating]) -> np.ndarray:
+    return cast(as_array(value, loc), loc, dtype)
 
 
 def shape_error(loc: Loc, expected: tuple[int, ...], got: tuple[int, ...], hint: str) -> ErrorItem:
@@ -255,13 +293,16 @@ def inputs(
                     )
                 ]
             )
-        value: list = list(seed.X)
+        array = np.array(seed.X)
     else:
-        value = request.x
-    if not value or (isinstance(value[0], list) and not value[0]):
+        array = as_array(request.x, loc)
+    if array.size == 0:
         raise InvalidRequest([ErrorItem(loc, "x must hold at least one number", "empty")])
-    single = not isinstance(value[0], list)
-    x = to_array([value] if single else value, loc, dtype)
+    if array.ndim not in (1, 2):
+        msg = "x is one point [x1, x2, …] or a batch [[…], …]"
+        raise InvalidRequest([ErrorItem(loc, msg, "wrong_shape")])
+    single = array.ndim == 1
+    x = cast(array[None] if single else array, loc, dtype)
     batch, width = x.shape
     if expected is not None and width != expected:
         what = "point" if single else "every row"
@@ -300,11 +341,14 @@ def targets(
     cross_entropy."""
     batch = x.shape[0]
     out = widths(layers, x.shape[1])[-1]
+    given = request.y
+    if isinstance(given, Base64Tensor):  # as lists: y is small, and the checks below are
+        given = decode(given, ("body", "y")).tolist()
     if request.loss == "cross_entropy":
-        return class_indices(request.y, batch, out, single, dtype)
-    if request.y is None:
+        return class_indices(given, batch, out, single, dtype)
+    if given is None:
         return default_labels(request, x, out, dtype)
-    y = shaped_like_prediction(request.y, batch, out, single, dtype)
+    y = shaped_like_prediction(given, batch, out, single, dtype)
     if request.loss == "bce_with_logits":
         outside = np.argwhere((y < 0) | (y > 1))
         if len(outside):
@@ -458,3 +502,18 @@ def weights_for(
     if errors:
         raise InvalidRequest(errors)
     return weights
+
+
+def candidate_values(candidate: Candidate) -> dict[str, Any]:
+    """A candidate as grading takes it: nested lists as given, base64 tensors decoded."""
+    loc: Loc = ("body", "candidate")
+
+    def value(v: Any, *where: str) -> Any:
+        return decode(v, (*loc, *where)) if isinstance(v, Base64Tensor) else v
+
+    return {
+        "loss": candidate.loss,
+        "prediction": value(candidate.prediction, "prediction"),
+        "input_gradient": value(candidate.input_gradient, "input_gradient"),
+        "gradients": {name: value(g, "gradients", name) for name, g in candidate.gradients.items()},
+    }

@@ -7,7 +7,7 @@ from service.grading import Finding, Grade, grade
 from service.http import JSONResponse, JSONRoute
 from service.models import CheckRequest, CheckResponse
 from service.observability import observe_report
-from service.problem import prepare
+from service.problem import candidate_values, prepare
 from service.routes.deps import SettingsDep
 from service.routes.gradients import ERRORS, engine_json, run_report, tolerance_json
 
@@ -26,7 +26,7 @@ async def check(body: CheckRequest, settings: SettingsDep) -> JSONResponse:
     observe_report(report)
     expected = engine_json(report.reference, prepared.single)
     graded = grade(
-        body.candidate.model_dump(),
+        candidate_values(body.candidate),
         expected,
         prepared.tolerance,
         body.max_mismatches,

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from service.compare import Deviation, Tolerance
 from service.compute import REFERENCE, EngineDeviation, Report, compute
 from service.engines import EngineResult, TraceStep
-from service.http import JSONResponse, JSONRoute
+from service.http import JSONResponse, JSONRoute, base64_arrays
 from service.models import ErrorResponse, GradientsRequest, GradientsResponse, Linear
 from service.observability import observe_report
 from service.problem import Prepared, prepare
@@ -44,7 +44,8 @@ async def gradients(body: GradientsRequest, settings: SettingsDep) -> JSONRespon
     prepared = prepare(body, settings, engines, body.learning_rate, body.numeric)
     report = await run_report(prepared, settings.inline_cost)
     observe_report(report)
-    return JSONResponse(report_json(report, prepared, body.trace))
+    content = report_json(report, prepared, body.trace)
+    return JSONResponse(base64_arrays(content) if body.encoding == "base64" else content)
 
 
 # --- shaping the answer ------------------------------------------------------------------------
