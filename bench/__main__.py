@@ -6,16 +6,18 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from importlib.metadata import PackageNotFoundError, version
 
 import torch
 
-from bench import engines, gradcheck, large_request, throughput
+from bench import engines, gradcheck, large_request, three_engines, throughput
 from bench.report import Section, render
 from bench.server import server
 from bench.timing import FULL, QUICK
 
-SECTIONS = ("engines", "http", "request", "gradcheck")
+SECTIONS = ("engines", "http", "request", "gradcheck", "three-engine")
+NEED_SERVER = {"http", "request", "three-engine"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
         choices=SECTIONS,
         action="append",
         help="run only this section (repeatable): engines (a), http (b), request (c), "
-        "gradcheck (d); default: all",
+        "gradcheck (d), three-engine (e); default: all",
     )
     return p
 
@@ -70,17 +72,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "engines" in only:
         progress("a. engines")
         sections.append(engines.run(budget))
-    if only & {"http", "request"}:
-        with server() as port:
-            if "http" in only:
-                progress("b. HTTP throughput")
-                sections.append(throughput.run(port, budget))
-            if "request" in only:
-                progress("c. large request")
-                sections.append(large_request.run(port, budget))
-    if "gradcheck" in only:
-        progress("d. gradcheck")
-        sections.append(gradcheck.run(budget))
+    with ExitStack() as stack:
+        port = stack.enter_context(server()) if only & NEED_SERVER else 0
+        if "http" in only:
+            progress("b. HTTP throughput")
+            sections.append(throughput.run(port, budget))
+        if "request" in only:
+            progress("c. large request")
+            sections.append(large_request.run(port, budget))
+        if "gradcheck" in only:  # in-process: the server, if up, is idle
+            progress("d. gradcheck")
+            sections.append(gradcheck.run(budget))
+        if "three-engine" in only:
+            progress("e. three engines over HTTP")
+            sections.append(three_engines.run(port, budget))
     print(render(sections))
     print(f"\n{time.monotonic() - start:.0f} s in all")
     return 0

@@ -8,10 +8,12 @@ from typing import Literal
 class Target:
     """A bound on a ratio: `≤ 1.0` means the measured figure may be at most the baseline's."""
 
-    op: Literal["≤", "≥"]
+    op: Literal["≤", "<", "≥"]
     bound: float
 
     def met(self, ratio: float) -> bool:
+        if self.op == "<":
+            return ratio < self.bound
         return ratio <= self.bound if self.op == "≤" else ratio >= self.bound
 
     def __str__(self) -> str:

@@ -4,11 +4,13 @@ What is compared is timed interleaved, one repeat of each in turn, so that a cha
 machine's load while the benchmark runs hits the measured figure and its baseline alike.
 """
 
+import gc
+import math
 import statistics
 import time
 import timeit
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,57 @@ def calls_per_repeat(call: Callable[[], object], budget: Budget) -> int:
 
 def median_seconds(calls: Mapping[str, Callable[[], object]], budget: Budget) -> dict[str, float]:
     """Median seconds per call of each of `calls`, their repeats interleaved."""
-    numbers = {name: calls_per_repeat(call, budget) for name, call in calls.items()}
+    return interleaved(calls, budget).medians
+
+
+@dataclass(frozen=True)
+class Timings:
+    medians: dict[str, float]  # per callable: the median over the repeats of seconds per call
+    each: dict[str, list[float]]  # per callable timed one call at a time: every call's seconds
+
+
+def interleaved(
+    calls: Mapping[str, Callable[[], object]],
+    budget: Budget,
+    one_by_one: Mapping[str, float] | None = None,
+) -> Timings:
+    """Time each of `calls`, their repeats interleaved. A callable named in `one_by_one` is timed
+    call by call instead, for percentiles, each repeat lasting at least that many times
+    `budget.repeat_s` (more calls, for a steadier tail)."""
+    one_by_one = one_by_one or {}
+
+    def scaled(name: str) -> Budget:
+        return replace(budget, repeat_s=budget.repeat_s * one_by_one.get(name, 1.0))
+
+    numbers = {name: calls_per_repeat(call, scaled(name)) for name, call in calls.items()}
     samples: dict[str, list[float]] = {name: [] for name in calls}
+    each: dict[str, list[float]] = {name: [] for name in one_by_one}
+    clock = time.perf_counter
     for _ in range(budget.repeats):
         for name, call in calls.items():
-            samples[name].append(timeit.Timer(call).timeit(numbers[name]) / numbers[name])
-    return {name: statistics.median(times) for name, times in samples.items()}
+            number = numbers[name]
+            if name in one_by_one:
+                times = []
+                gc_was_enabled = gc.isenabled()
+                gc.disable()  # as timeit does
+                try:
+                    for _ in range(number):
+                        start = clock()
+                        call()
+                        times.append(clock() - start)
+                finally:
+                    if gc_was_enabled:
+                        gc.enable()
+                each[name] += times
+                samples[name].append(sum(times) / number)
+            else:
+                samples[name].append(timeit.Timer(call).timeit(number) / number)
+    medians = {name: statistics.median(times) for name, times in samples.items()}
+    return Timings(medians, each)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) of `values`, nearest rank."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
