@@ -8,7 +8,7 @@ import http.client
 
 import orjson
 
-from bench.problems import MLP, NETWORKS, request_body
+from bench.problems import MLP, NETWORKS, base64_request_body, request_body
 from bench.report import Row, Section, Target, megabytes, seconds
 from bench.server import HOST, on_load_cpu, placement
 from bench.timing import Budget, median_seconds
@@ -19,10 +19,11 @@ END_TO_END = Target("≤", 2.0)
 
 def run(port: int, budget: Budget) -> Section:
     body = orjson.dumps(request_body(NETWORKS[MLP], BATCH))
+    compact = orjson.dumps(base64_request_body(NETWORKS[MLP], BATCH))
     connection = http.client.HTTPConnection(HOST, port, timeout=120)
 
-    def post() -> bytes:
-        connection.request("POST", "/gradients", body, {"Content-Type": "application/json"})
+    def post(content: bytes = body) -> bytes:
+        connection.request("POST", "/gradients", content, {"Content-Type": "application/json"})
         response = connection.getresponse()
         content = response.read()
         if response.status != 200:
@@ -37,7 +38,10 @@ def run(port: int, budget: Budget) -> Section:
         with on_load_cpu():
             answer = post()
             decoded = orjson.loads(answer)
-            t = median_seconds({"http": post, "orjson": round_trip}, budget)
+            compact_answer = post(compact)
+            t = median_seconds(
+                {"http": post, "orjson": round_trip, "base64": lambda: post(compact)}, budget
+            )
     finally:
         connection.close()
     section = Section(
@@ -51,6 +55,16 @@ def run(port: int, budget: Budget) -> Section:
             f"orjson {seconds(t['orjson'])}",
             t["http"] / t["orjson"],
             END_TO_END,
+        )
+    )
+    section.rows.append(
+        Row(
+            f"the same with base64 tensors both ways ({megabytes(len(compact))} in, "
+            f"{megabytes(len(compact_answer))} out) ÷ JSON lists",
+            f"base64 {seconds(t['base64'])}",
+            f"JSON {seconds(t['http'])}",
+            t["base64"] / t["http"],
+            None,
         )
     )
     section.notes.append(f"one request at a time over one keep-alive connection; {placement()}")

@@ -5,6 +5,7 @@ stay in a realistic range; inputs are drawn from a fixed NumPy generator, so eve
 same numbers.
 """
 
+import base64
 from typing import Any
 
 import numpy as np
@@ -52,4 +53,23 @@ def request_body(layers: list[dict[str, Any]], batch: int) -> dict[str, Any]:
         "weights": {name: w.tolist() for name, w in p.weights.items()},
         "x": p.x.tolist(),
         "y": p.y.tolist(),
+    }
+
+
+def base64_tensor(array: np.ndarray) -> dict[str, Any]:
+    """The service's compact tensor: little-endian float64, row-major, base64."""
+    data = np.ascontiguousarray(array, dtype="<f8").tobytes()
+    encoded = base64.b64encode(data).decode()
+    return {"shape": list(array.shape), "dtype": "float64", "data_b64": encoded}
+
+
+def base64_request_body(layers: list[dict[str, Any]], batch: int) -> dict[str, Any]:
+    """`request_body`'s problem with every array a base64 tensor, asking for the same back."""
+    p = problem(layers, batch, np.float64)
+    return {
+        "network": {"layers": layers},
+        "weights": {name: base64_tensor(w) for name, w in p.weights.items()},
+        "x": base64_tensor(p.x),
+        "y": base64_tensor(p.y),
+        "encoding": "base64",
     }

@@ -5,13 +5,13 @@ a body do we parse it again with the lenient standard library, so that pydantic 
 exact field holding the non-finite number (a 422) rather than a character offset (a 400).
 """
 
-import base64
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
 import orjson
+import pybase64
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from starlette.responses import JSONResponse as StarletteJSONResponse
@@ -31,18 +31,22 @@ def base64_tensor(array: np.ndarray) -> dict[str, Any]:
     return {
         "shape": list(array.shape),
         "dtype": array.dtype.name,
-        "data_b64": base64.b64encode(np.ascontiguousarray(little).tobytes()).decode("ascii"),
+        "data_b64": pybase64.b64encode(np.ascontiguousarray(little).tobytes()).decode("ascii"),
     }
 
 
-def base64_arrays(content: Any) -> Any:
-    """`content` with every array (not scalars) written as a base64 tensor."""
+def base64_arrays(content: Any, done: dict[int, dict[str, Any]] | None = None) -> Any:
+    """`content` with every array (not scalars) written as a base64 tensor; an array that
+    appears twice (the reference's gradients, top level and under engines) is encoded once."""
+    done = {} if done is None else done
     if isinstance(content, dict):
-        return {key: base64_arrays(value) for key, value in content.items()}
+        return {key: base64_arrays(value, done) for key, value in content.items()}
     if isinstance(content, list):
-        return [base64_arrays(value) for value in content]
+        return [base64_arrays(value, done) for value in content]
     if isinstance(content, np.ndarray) and content.ndim > 0:
-        return base64_tensor(content)
+        if id(content) not in done:
+            done[id(content)] = base64_tensor(content)
+        return done[id(content)]
     return content
 
 

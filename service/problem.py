@@ -5,7 +5,6 @@ here, and every finding names its field with a `loc` into the body. Checks that 
 (missing and unexpected weight names, wrong shapes) are all reported at once.
 """
 
-import base64
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
+import pybase64
 
 from service import seed
 from service.compare import Tolerance
@@ -139,7 +139,7 @@ def decode(tensor: Base64Tensor, loc: Loc) -> np.ndarray:
     itemsize = 8 if tensor.dtype == "float64" else 4
     count = math.prod(tensor.shape)
     try:
-        raw = base64.b64decode(tensor.data_b64, validate=True)
+        raw = pybase64.b64decode(tensor.data_b64, validate=True)
     except ValueError:
         raise InvalidRequest(
             [ErrorItem((*loc, "data_b64"), "not valid base64", "base64_invalid")]
