@@ -7,7 +7,17 @@ Shapes, chaining and size limits need the whole request and are checked in `prob
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+)
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
 
 from service import seed
@@ -15,6 +25,22 @@ from service import seed
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Vector = list[Finite]
 Matrix = list[list[Finite]]
+
+# The largest integer every JSON client reads and writes exactly (a float64 holds it): the upper
+# bound of every integer field, so an integer in a request is never rounded on its way here.
+MAX_INTEGER = 2**53 - 1
+
+
+def _integral(value: Any) -> Any:
+    """4.0 is the integer 4, as JSON Schema has it (up to MAX_INTEGER, where floats are exact)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_INTEGER:
+        return int(value)
+    return value
+
+
+# Last in an integer field's Annotated (after its bounds, which the JSON Schema then shows):
+# the field takes a JSON integer or an integral number (4 or 4.0), never 4.5, "4" or true.
+Integral = BeforeValidator(_integral)
 
 
 def _nesting(value: Any) -> str:
@@ -49,8 +75,8 @@ class Linear(Strict):
     """y = x Wᵀ + b, W of shape (out_features, in_features), like `torch.nn.Linear`."""
 
     type: Literal["linear"]
-    in_features: Annotated[int, Field(ge=1)]
-    out_features: Annotated[int, Field(ge=1)]
+    in_features: Annotated[int, Field(ge=1, le=MAX_INTEGER), Integral]
+    out_features: Annotated[int, Field(ge=1, le=MAX_INTEGER), Integral]
     bias: bool = True
 
 
@@ -141,7 +167,7 @@ class ProblemRequest(Strict):
         description='Keyed like `nn.Sequential(...).state_dict()`: "0.weight" (out × in), '
         '"0.bias", "2.weight", … Default: initialised from `init_seed`.',
     )
-    init_seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = Field(
+    init_seed: Annotated[int, Field(ge=0, le=MAX_INTEGER), Integral] = Field(
         seed.INIT_SEED,
         description="Without `weights`: the weights `torch.manual_seed(init_seed)` then "
         "building the network gives.",
@@ -295,21 +321,46 @@ Nested = TypeAliasType(
     ],
 )
 
+MAX_CANDIDATE_DEPTH = 8  # the expected arrays have at most 2 dimensions; NumPy takes at most 64
+
+
+def _depth(value: Any) -> int:
+    """How deep lists nest in `value` (0 for a number), level by level, without recursion."""
+    depth, level = 0, [value]
+    while any(isinstance(node, list) for node in level):
+        depth += 1
+        level = [item for node in level if isinstance(node, list) for item in node]
+    return depth
+
+
+def _shallow(value: Any) -> Any:
+    depth = _depth(value)
+    if depth > MAX_CANDIDATE_DEPTH:
+        raise PydanticCustomError(
+            "too_deep",
+            "lists nested {depth} deep; at most {limit} levels are read",
+            {"depth": depth, "limit": MAX_CANDIDATE_DEPTH},
+        )
+    return value
+
+
+CandidateArray = Annotated[Nested, AfterValidator(_shallow)]
+
 
 class Candidate(Strict):
     """Numbers the caller computed with their own code, shaped like a /gradients response."""
 
-    gradients: dict[str, Nested] = Field(
+    gradients: dict[str, CandidateArray] = Field(
         description='Keyed like the weights: {"0.weight": [[…]], "0.bias": […], …}.'
     )
     loss: Finite | None = None
-    prediction: Nested | None = None
-    input_gradient: Nested | None = None
+    prediction: CandidateArray | None = None
+    input_gradient: CandidateArray | None = None
 
 
 class CheckRequest(ProblemRequest):
     candidate: Candidate
-    max_mismatches: Annotated[int, Field(ge=0, le=1000)] = Field(
+    max_mismatches: Annotated[int, Field(ge=0, le=1000), Integral] = Field(
         10, description="At most this many mismatching entries are listed per quantity."
     )
 
@@ -382,3 +433,12 @@ class Health(BaseModel):
     status: Literal["ok"]
     version: str
     engines: list[str]
+
+
+class Readiness(BaseModel):
+    status: Literal["starting", "ready", "failed"] = Field(
+        description="`ready` once the start-up self-check (the seed example through every "
+        "engine) has passed."
+    )
+    reason: str | None = Field(description="Why the service is not ready; null when it is.")
+    version: str

@@ -69,8 +69,10 @@ def check_network(layers: tuple[LayerSpec, ...], settings: Settings) -> None:
     for index, layer in enumerate(layers):
         if not isinstance(layer, Linear):
             continue
-        for field in ("in_features", "out_features"):
-            width = getattr(layer, field)
+        for field, width in (
+            ("in_features", layer.in_features),
+            ("out_features", layer.out_features),
+        ):
             if width > settings.max_width:
                 raise LimitExceeded(
                     ("body", "network", "layers", index, field),
@@ -102,6 +104,30 @@ def check_network(layers: tuple[LayerSpec, ...], settings: Settings) -> None:
             count,
             "the number of parameters",
         )
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_scalars(layers: tuple[LayerSpec, ...], learning_rate: float | None) -> None:
+    """In float32 the engines take every number as a float32: a slope, a beta or a learning rate
+    beyond ±3.4e38 does not fit (torch would refuse it half-way through)."""
+    scalars: list[tuple[Loc, float]] = [
+        (("body", "network", "layers", index, name), value)
+        for index, layer in enumerate(layers)
+        if not isinstance(layer, Linear)
+        for name, value in layer.model_dump().items()
+        if isinstance(value, float)
+    ]
+    if learning_rate is not None:
+        scalars.append((("body", "learning_rate"), learning_rate))
+    errors = [
+        ErrorItem(loc, f"{value!r} does not fit in float32 (at most ±{FLOAT32_MAX!r})", "overflow")
+        for loc, value in scalars
+        if abs(value) > FLOAT32_MAX
+    ]
+    if errors:
+        raise InvalidRequest(errors)
 
 
 def widths(layers: tuple[LayerSpec, ...], in_width: int) -> list[int]:
@@ -167,6 +193,8 @@ def prepare(
     layers = tuple(request.network.layers)
     check_network(layers, settings)
     dtype = DTYPES[request.dtype]
+    if dtype is np.float32:
+        check_float32_scalars(layers, learning_rate)
 
     x, single = inputs(request, layers, dtype, settings)
     y = targets(request, layers, x, single, dtype)
