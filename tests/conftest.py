@@ -80,6 +80,14 @@ class LiveServer:
                 pytest.fail(f"the server did not answer /healthz within {timeout} s")
             time.sleep(0.2)
 
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = 60) -> None:
+        """Until `text` is in `count` lines of the log (each worker logs its own start-up)."""
+        deadline = time.monotonic() + timeout
+        while sum(text in line for line in list(self.log)) < count:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                pytest.fail(f"{text!r} not logged {count} times:\n" + "".join(self.log))
+            time.sleep(0.05)
+
     def workers(self) -> list[int]:
         """The pids of the worker processes (uvicorn spawns them from the master)."""
         pid = self.process.pid
