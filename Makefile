@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: setup run test lint format openapi
+.PHONY: setup run test lint format openapi load
 
 setup: $(VENV)/.installed
 
@@ -32,3 +32,6 @@ format: setup
 
 openapi: setup
 	$(BIN)/gradient-service openapi openapi/openapi.json
+
+load: setup  # 60 s of wrk against 2 workers on 127.0.0.1 (apt-get install -y wrk)
+	$(BIN)/python scripts/load.py
