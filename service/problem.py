@@ -324,7 +324,7 @@ def shaped_like_prediction(
         if prediction_shape != (1,):
             hint = " like the prediction (a bare number fits one point with one output)"
             raise InvalidRequest([shape_error(loc, prediction_shape, (), hint)])
-        return np.full((1, 1), y, dtype=np.float64).astype(dtype)
+        return to_array([[y]], loc, dtype)  # refuses a number float32 cannot hold
     if y and isinstance(y[0], list):
         lengths = {len(row) for row in y}
         shape = (len(y), lengths.pop()) if len(lengths) == 1 else None

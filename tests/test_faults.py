@@ -3,7 +3,7 @@ worker killed under load, and a graceful stop that lets requests in flight finis
 
 uvicorn (≥ 0.30; 0.54 pinned) supervises its workers: its master pings each every half second
 and starts a new one for any that died. It has no timeout for a request body, so the service
-has its own (GRADIENT_SERVICE_BODY_TIMEOUT, 2 s here, 30 s by default).
+has its own (GRADIENT_SERVICE_BODY_TIMEOUT, 3 s here, 30 s by default).
 """
 
 import asyncio
@@ -26,7 +26,7 @@ from tests.nets import mlp
 pytestmark = pytest.mark.live
 
 STARTED = "Application startup complete."
-BODY_TIMEOUT = 2.0
+BODY_TIMEOUT = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_stalled_uploads_get_a_408_and_hold_up_no_one(server: LiveServer) -> Non
     start = time.monotonic()
     no_keep_alive = httpx.Limits(max_keepalive_connections=0)  # spread over both workers
     with httpx.Client(base_url=server.url, timeout=10, limits=no_keep_alive) as client:
-        for _ in range(20):
+        for _ in range(10):
             assert client.post("/gradients", json={}).status_code == 200
     served = time.monotonic() - start
     assert served < BODY_TIMEOUT, "the others waited for the stalled uploads"
@@ -130,9 +130,10 @@ async def load(url: str, clients: int, stop: asyncio.Event, sent: list[Sent]) ->
     await asyncio.gather(*(one_client() for _ in range(clients)))
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+def bytes_written(pid: int) -> int:
+    """What the process has written to sockets, pipes and files: its responses and access log."""
+    io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    return int(io["wchar"])
 
 
 async def wait_for(condition: object, timeout: float) -> None:
@@ -157,9 +158,10 @@ async def test_a_killed_worker_is_replaced_and_only_its_requests_fail(
     (replacement,) = set(server.workers()) - {survivor}
     await wait_for(lambda: sum(STARTED in line for line in server.log) > started, timeout=60)
     up_at = time.monotonic()
-    cpu_before = cpu_seconds(replacement)
-    await asyncio.sleep(2.0)
-    cpu_after = cpu_seconds(replacement)
+    written = bytes_written(replacement)
+    await asyncio.sleep(1.0)
+    # It serves: it writes responses (each ~100 kB) under the same steady traffic.
+    await wait_for(lambda: bytes_written(replacement) - written > 10**6, timeout=30)
     stop.set()
     await traffic
 
@@ -178,7 +180,6 @@ async def test_a_killed_worker_is_replaced_and_only_its_requests_fail(
     assert after_up
     assert all(s.ok for s in after_kill)
     assert sorted(server.workers()) == sorted([survivor, replacement])
-    assert cpu_after - cpu_before > 0.05, "the replacement worker served nothing"
 
 
 # --- a graceful stop ---------------------------------------------------------------------------

@@ -12,13 +12,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import numpy as np
 import orjson
 import pytest
 from pydantic import BaseModel
 
 from service import http, problem
 from service.config import Settings
-from service.models import MAX_INTEGER, CheckRequest, ErrorResponse, GradientsRequest
+from service.models import (
+    MAX_INTEGER,
+    CheckRequest,
+    CheckResponse,
+    ErrorResponse,
+    GradientsRequest,
+    GradientsResponse,
+)
 
 JSON = {"content-type": "application/json"}
 CANDIDATE = {"gradients": {}}
@@ -382,3 +390,34 @@ async def test_float32_scalars_that_do_not_fit_are_a_422_not_a_500(
     assert {item["type"] for item in detail} == {"overflow"}
     body["dtype"] = "float64"  # the same numbers fit in float64
     assert (await client.post("/gradients", json=body)).status_code == 200
+    for y in (1e39, [1e39], [[1e39]]):  # a bare number too, not only arrays
+        one = {"dtype": "float32", "x": [[1.0, 2.0]] if y == [[1e39]] else [1.0, 2.0], "y": y}
+        (item,) = assert_error(await client.post("/gradients", json=one), 422)
+        assert (item["type"], item["loc"]) == ("overflow", ["body", "y"])
+
+
+async def test_numbers_near_the_float64_limit_never_come_back_non_finite(
+    client: httpx.AsyncClient,
+) -> None:
+    """Finite in, finite out: a difference of two finite numbers past 1.8e308 is reported as
+    1.8e308, a tolerance past it accepts everything (both were non-finite, sent as null)."""
+    net = {"layers": [{"type": "linear", "in_features": 1, "out_features": 1, "bias": False}]}
+    body = {
+        "network": net,
+        "weights": {"0.weight": [[2e-8]]},
+        "x": [5e157],
+        "y": 0.0,
+        "loss": "mse",
+    }  # fmt: skip  (the gradient is 1e308)
+    candidate = {"gradients": {"0.weight": [[-1e308]]}, "loss": -1.7e308}
+    response = await client.post("/gradients/check", json={**body, "candidate": candidate})
+    report = CheckResponse.model_validate(orjson.loads(response.content)).report
+    finding = report.gradients["0.weight"]
+    assert finding.status == "mismatch"
+    assert finding.max_abs == finding.mismatches[0].abs_error == np.finfo(np.float64).max
+
+    huge = {"atol": 1e308, "rtol": 1e308}
+    both = {**body, "candidate": {"gradients": {"0.weight": [[1e308]]}}, "tolerance": huge}
+    assert (await client.post("/gradients/check", json=both)).json()["report"]["verdict"] == "pass"
+    response = await client.post("/gradients", json={"tolerance": {"rtol": 9e307}})
+    assert GradientsResponse.model_validate(orjson.loads(response.content)).agree
