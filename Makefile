@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: setup run test lint format openapi container-smoke bench
+.PHONY: setup run test lint format openapi container-smoke bench load
 
 setup: $(VENV)/.installed
 
@@ -40,3 +40,6 @@ container-smoke:
 # Benchmarks: ratios against baselines measured in the same run (about 100 s; --quick ~40 s).
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+load: setup  # 60 s of wrk against 2 workers on 127.0.0.1 (apt-get install -y wrk)
+	$(BIN)/python scripts/load.py

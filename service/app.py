@@ -3,12 +3,13 @@
 import torch
 from fastapi import FastAPI
 
-from service import __version__
+from service import __version__, security
 from service.config import Settings, get_settings
 from service.errors import install_handlers
 from service.http import BodyLimit, JSONResponse
 from service.logs import configure_logging
 from service.observability import Observe
+from service.readiness import ReadinessState, lifespan
 from service.routes import (
     check,
     datasets,
@@ -42,10 +43,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=JSONResponse,
         docs_url=None,  # served offline by service.routes.docs
         redoc_url=None,
+        lifespan=lifespan,  # the start-up self-check behind /readyz
     )
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(Observe)  # added last: it wraps BodyLimit and sees its 413s
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout=settings.body_timeout)
+    security.install(app, settings)  # the API key and CORS, outside the body limit
+    app.add_middleware(Observe)  # added last: it wraps the rest and logs their 401s and 413s
     app.state.settings = settings
+    app.state.readiness = ReadinessState()
     install_handlers(app)
     app.include_router(health.router)
     app.include_router(gradients.router)

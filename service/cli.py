@@ -74,8 +74,10 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def openapi(args: argparse.Namespace) -> int:
-    from service.app import app
+    from service.app import create_app
+    from service.config import Settings
 
+    app = create_app(Settings(api_key=None))  # the published spec is the one without a key
     text = json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"
     if args.output == "-":
         sys.stdout.write(text)

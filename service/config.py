@@ -5,7 +5,7 @@ Every field can be set as `GRADIENT_SERVICE_<FIELD>` (e.g. `GRADIENT_SERVICE_MAX
 
 from functools import lru_cache
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,7 +13,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRADIENT_SERVICE_", extra="forbid", frozen=True)
 
     # Limits: each violation is a 4xx that names the limit, its value and what was asked.
-    max_body_bytes: PositiveInt = Field(32 * 1024 * 1024, description="largest request body")
+    # Parsing costs up to 29 bytes of memory per body byte (a body of `0,` becomes Python lists,
+    # then floats, then arrays): 16 MiB keeps two workers under ~1.5 GiB at worst (README) and
+    # admits a 784-256-256-10 network with float64 weights and a batch of 512 (13.7 MiB).
+    max_body_bytes: PositiveInt = Field(16 * 1024 * 1024, description="largest request body")
+    body_timeout: PositiveFloat = Field(
+        30.0, description="seconds for the whole body to arrive once the headers have"
+    )
     max_layers: PositiveInt = Field(64, description="most layers in a network")
     max_width: PositiveInt = Field(4096, description="widest in_features/out_features")
     max_parameters: PositiveInt = Field(2_000_000, description="most parameters in a network")
@@ -40,6 +46,11 @@ class Settings(BaseSettings):
     inline_cost: PositiveInt = 200_000
     # Threads for torch's intra-op pool; one per worker process, workers = cores.
     torch_threads: PositiveInt = 1
+
+    # Security: without a key every endpoint is open; with one, all but the probes and the docs
+    # need the header `X-API-Key`. CORS is off unless origins are listed (a JSON list in the env).
+    api_key: SecretStr | None = Field(None, min_length=1, description="required as X-API-Key")
+    cors_origins: list[str] = Field([], description="origins a browser may call the API from")
 
 
 @lru_cache

@@ -8,7 +8,8 @@ The hierarchy::
         └── NonFiniteResult 422  the maths overflowed; names the engine and the quantity
 
 Outside it, FastAPI's own errors get the same shape here: a body that is not JSON is a 400,
-a body over the size limit a 413, a field pydantic rejects a 422.
+a body over the size limit a 413, a field pydantic rejects a 422. Anything unexpected is a 500
+with the same shape and a fixed message: the traceback goes to the log, never to the client.
 
 Each detail item is `{"type", "loc", "msg"}` (FastAPI's format), `loc` a path into the request
 such as `["body", "weights", "0.weight"]`. Pydantic's errors are reshaped to the same format;
@@ -149,6 +150,12 @@ def install_handlers(app: FastAPI) -> None:
         if isinstance(detail, str):
             detail = [{"type": "http_error", "loc": [], "msg": detail}]
         return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises `exc` after this answer, so uvicorn logs its traceback.
+        msg = "an unexpected error on our side; it has been logged"
+        return JSONResponse({"detail": [{"type": "internal_error", "loc": [], "msg": msg}]}, 500)
 
 
 def _malformed(errors: Sequence[Any]) -> JSONResponse:

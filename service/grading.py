@@ -7,6 +7,7 @@ reference times a constant (2, ½, the batch size, −1), the finding says so: t
 backprop bugs.
 """
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -85,7 +86,14 @@ def nested_shape(value: Any) -> tuple[int, ...] | None:
 
 
 def within(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
-    return np.abs(got - expected) <= tol.atol + tol.rtol * np.abs(expected)
+    with np.errstate(over="ignore"):  # a difference or a tolerance past 1.8e308 is inf: right
+        return np.abs(got - expected) <= tol.atol + tol.rtol * np.abs(expected)
+
+
+def distance(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """|got − expected|, at most the largest float: two finite numbers can be further apart."""
+    with np.errstate(over="ignore"):
+        return np.minimum(np.abs(got - expected), np.finfo(np.float64).max)
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -94,12 +102,13 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 def factor_hint(got: np.ndarray, expected: np.ndarray, tol: Tolerance, batch: int) -> str | None:
     """Name the constant c when the candidate is c × the reference throughout."""
-    norm = float(np.dot(expected.ravel(), expected.ravel()))
-    if norm == 0:
-        return None
-    c = float(np.dot(got.ravel(), expected.ravel())) / norm
-    if abs(c - 1) < 1e-9 or not np.all(within(got, c * expected, tol)):
-        return None
+    with np.errstate(over="ignore", invalid="ignore"):  # values near ±1.8e308: no hint
+        norm = float(np.dot(expected.ravel(), expected.ravel()))
+        if norm == 0 or not math.isfinite(norm):
+            return None
+        c = float(np.dot(got.ravel(), expected.ravel())) / norm
+        if not math.isfinite(c) or abs(c - 1) < 1e-9 or not np.all(within(got, c * expected, tol)):
+            return None
     named = [
         (2.0, "twice the expected values; is the 2 of d(p − y)²/dp applied twice?"),
         (0.5, "half the expected values: the derivative of (p − y)² is 2(p − y)"),
@@ -151,7 +160,7 @@ def grade_one(
         hint = shape_hint(values, expected, tol)
         return Finding("wrong_shape", expected.shape, shape, entries, 0, hint=hint)
 
-    diff = np.abs(values - expected)
+    diff = distance(values, expected)
     scale = np.maximum(np.abs(values), np.abs(expected))
     rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
     ok = within(values, expected, tol)

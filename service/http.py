@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import anyio
 import numpy as np
 import orjson
 import pybase64
@@ -79,23 +80,43 @@ class JSONRoute(APIRoute):
         return route_handler
 
 
+# The rest of a refused body is never read: the connection is closed after the answer.
+CLOSE = {"Connection": "close"}
+
+
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         msg = f"the request body is larger than {limit:,} bytes (GRADIENT_SERVICE_MAX_BODY_BYTES)"
         detail = [{"type": "body_too_large", "loc": ["body"], "msg": msg, "ctx": {"limit": limit}}]
-        super().__init__(413, detail)
+        super().__init__(413, detail, headers=CLOSE)
+
+
+class BodyTimeout(HTTPException):
+    def __init__(self, timeout: float) -> None:
+        msg = (
+            f"the request body did not arrive within {timeout:g} s of the headers "
+            "(GRADIENT_SERVICE_BODY_TIMEOUT)"
+        )
+        detail = [
+            {"type": "body_timeout", "loc": ["body"], "msg": msg, "ctx": {"timeout": timeout}}
+        ]
+        super().__init__(408, detail, headers=CLOSE)
 
 
 class BodyLimit:
-    """ASGI middleware: a 413 for a body over `limit` bytes, before it is parsed.
+    """ASGI middleware: a 413 for a body over `limit` bytes, before it is parsed, and a 408 for
+    a body that has not fully arrived `timeout` seconds after the headers.
 
     A declared Content-Length over the limit is refused at once; a chunked body is counted as it
-    arrives and refused at the first byte past the limit, so it is never held in memory.
+    arrives and refused at the first byte past the limit, so it is never held in memory. The
+    deadline covers the whole body, so a client that stalls or trickles cannot hold a request
+    open (uvicorn has no such timeout of its own).
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout: float) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,17 +125,25 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
             error = BodyTooLarge(self.limit)
-            await JSONResponse({"detail": error.detail}, 413)(scope, receive, send)
+            await JSONResponse({"detail": error.detail}, 413, error.headers)(scope, receive, send)
             return
+        deadline = anyio.current_time() + self.timeout
         received = 0
+        complete = False
 
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+        async def guarded_receive() -> Message:
+            nonlocal received, complete
+            if complete:  # the body is in: what follows is the wait for a disconnect
+                return await receive()
+            with anyio.move_on_after(deadline - anyio.current_time()) as waiting:
+                message = await receive()
+            if waiting.cancelled_caught:
+                raise BodyTimeout(self.timeout)
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     raise BodyTooLarge(self.limit)
+                complete = not message.get("more_body", False)
             return message
 
-        await self.app(scope, counting_receive, send)
+        await self.app(scope, guarded_receive, send)

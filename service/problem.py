@@ -80,8 +80,10 @@ def check_network(layers: tuple[LayerSpec, ...], settings: Settings) -> None:
     for index, layer in enumerate(layers):
         if not isinstance(layer, Linear):
             continue
-        for field in ("in_features", "out_features"):
-            width = getattr(layer, field)
+        for field, width in (
+            ("in_features", layer.in_features),
+            ("out_features", layer.out_features),
+        ):
             if width > settings.max_width:
                 raise LimitExceeded(
                     ("body", "network", "layers", index, field),
@@ -113,6 +115,30 @@ def check_network(layers: tuple[LayerSpec, ...], settings: Settings) -> None:
             count,
             "the number of parameters",
         )
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_scalars(layers: tuple[LayerSpec, ...], learning_rate: float | None) -> None:
+    """In float32 the engines take every number as a float32: a slope, a beta or a learning rate
+    beyond ±3.4e38 does not fit (torch would refuse it half-way through)."""
+    scalars: list[tuple[Loc, float]] = [
+        (("body", "network", "layers", index, name), value)
+        for index, layer in enumerate(layers)
+        if not isinstance(layer, Linear)
+        for name, value in layer.model_dump().items()
+        if isinstance(value, float)
+    ]
+    if learning_rate is not None:
+        scalars.append((("body", "learning_rate"), learning_rate))
+    errors = [
+        ErrorItem(loc, f"{value!r} does not fit in float32 (at most ±{FLOAT32_MAX!r})", "overflow")
+        for loc, value in scalars
+        if abs(value) > FLOAT32_MAX
+    ]
+    if errors:
+        raise InvalidRequest(errors)
 
 
 def widths(layers: tuple[LayerSpec, ...], in_width: int) -> list[int]:
@@ -215,6 +241,8 @@ def prepare(
     layers = tuple(request.network.layers)
     check_network(layers, settings)
     dtype = DTYPES[request.dtype]
+    if dtype is np.float32:
+        check_float32_scalars(layers, learning_rate)
 
     x, single = inputs(request, layers, dtype, settings)
     y = targets(request, layers, x, single, dtype)
@@ -391,7 +419,7 @@ def shaped_like_prediction(
         if prediction_shape != (1,):
             hint = " like the prediction (a bare number fits one point with one output)"
             raise InvalidRequest([shape_error(loc, prediction_shape, (), hint)])
-        return np.full((1, 1), y, dtype=np.float64).astype(dtype)
+        return to_array([[y]], loc, dtype)  # refuses a number float32 cannot hold
     if y and isinstance(y[0], list):
         lengths = {len(row) for row in y}
         shape = (len(y), lengths.pop()) if len(lengths) == 1 else None

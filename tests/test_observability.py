@@ -249,12 +249,12 @@ def test_live_metrics_add_up_every_worker(live_url: str) -> None:
 
 
 @pytest.mark.live
-def test_live_logs_are_json_lines_without_uvicorns_access_log(live_server: LiveServer) -> None:
-    response = httpx.get(f"{live_server.url}/healthz", headers={"X-Request-ID": "live-1"})
+def test_live_logs_are_json_lines_without_uvicorns_access_log(shared_server: LiveServer) -> None:
+    response = httpx.get(f"{shared_server.url}/healthz", headers={"X-Request-ID": "live-1"})
     assert response.headers["X-Request-ID"] == "live-1"
 
     def entries() -> list[dict]:
-        return [json.loads(line) for line in live_server.log.read_text().splitlines()]
+        return [json.loads(line) for line in list(shared_server.log)]
 
     def mine() -> list[tuple[str, int]]:
         return [(e["route"], e["status"]) for e in entries() if e.get("request_id") == "live-1"]

@@ -17,10 +17,14 @@ router = APIRouter(tags=["gradients"], route_class=JSONRoute)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
+    408: {"model": ErrorResponse, "description": "The body did not arrive in time."},
     413: {"model": ErrorResponse, "description": "The body is larger than the configured limit."},
     422: {
         "model": ErrorResponse,
-        "description": "A field is invalid; `detail` names it and says what was expected.",
+        "description": "A field is invalid; `detail` names it and says what was expected. "
+        "Besides this schema, a request must meet rules that span fields: linear layers chain, "
+        "weights have the network's names and shapes, x and y fit the network, sizes are "
+        "within the limits, and the maths stays finite.",
     },
 }
 
