@@ -51,9 +51,13 @@ class Base64Tensor(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
-    shape: Annotated[list[Annotated[int, Field(ge=0)]], Field(max_length=2)]
+    shape: Annotated[
+        list[Annotated[int, Field(ge=0, le=MAX_INTEGER), Integral]], Field(max_length=2)
+    ]
     dtype: Literal["float64", "float32"]
-    data_b64: str = Field(description="base64 of the raw little-endian values")
+    data_b64: str = Field(
+        description="base64 of the raw little-endian values", pattern=r"^[A-Za-z0-9+/]*={0,2}$"
+    )
 
 
 def _nesting(value: Any) -> str:

@@ -181,7 +181,7 @@ def decode(tensor: Base64Tensor, loc: Loc) -> np.ndarray:
     if len(bad):
         where = shape_text(tuple(int(i) for i in bad[0]))
         msg = f"the data holds a non-finite number at {where}; numbers must be finite"
-        raise InvalidRequest([ErrorItem((*loc, "data_b64"), msg, "finite_number")])
+        raise InvalidRequest([ErrorItem((*loc, "data_b64"), msg, "non_finite_data")])
     return values.astype(np.float64)
 
 

@@ -27,12 +27,18 @@ from service.app import create_app
 from service.config import Settings
 
 # The `type`s of the 422s that rules across fields give (service/problem.py, service/compute.py,
-# the candidate's depth in service/models.py).
+# the candidate's depth in service/models.py), and what a base64 tensor's bytes must hold.
 CROSS_FIELD = frozenset(
     {
         "layers_do_not_chain", "limit_exceeded", "missing", "empty", "wrong_shape",
         "ragged_array", "overflow", "out_of_range", "not_an_integer", "conflict",
         "missing_weight", "unexpected_weight", "non_finite_result", "too_deep",
+        # a base64 tensor's data must decode to exactly its shape's count of finite values
+        "base64_invalid", "wrong_length", "non_finite_data",
+        # a data set's bounds: low below high
+        "low_not_below_high",
+        # training: a batch no larger than the data set; a run that overflows
+        "too_large",
     }
 )  # fmt: skip
 

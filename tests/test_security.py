@@ -191,12 +191,14 @@ async def test_cors_allows_the_configured_origins_only() -> None:
 def assert_opaque_500(response: httpx.Response, secret: str) -> None:
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/json"
+    rid = response.headers["x-request-id"]
     assert response.json() == {
         "detail": [
             {
                 "type": "internal_error",
                 "loc": [],
-                "msg": "an unexpected error on our side; it has been logged",
+                "msg": f"an unexpected error in the service; quote request ID {rid} when "
+                "reporting it",
             }
         ]
     }

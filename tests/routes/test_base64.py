@@ -72,6 +72,8 @@ async def test_base64_candidate_is_graded(client: httpx.AsyncClient) -> None:
     ("tensor", "loc", "words"),
     [
         ({"shape": [2], "dtype": "float64", "data_b64": "!!"}, ["body", "x", "data_b64"],
+         "should match pattern"),
+        ({"shape": [2], "dtype": "float64", "data_b64": "AAA"}, ["body", "x", "data_b64"],
          "not valid base64"),
         ({**b64([1.0, 2.0]), "shape": [3]}, ["body", "x", "data_b64"], "needs 3 float64 values"),
         (b64([float("nan"), 1.0]), ["body", "x", "data_b64"], "non-finite number at [0]"),

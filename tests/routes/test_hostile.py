@@ -78,10 +78,18 @@ PROBLEM_FIELDS: list[tuple[str, dict[str, Any], list]] = [
      ["body", "network", "layers", 0, "beta"]),
     ("threshold", {"network": {"layers": [{"type": "softplus", "threshold": MARK}]}},
      ["body", "network", "layers", 0, "threshold"]),
+    ("base64 shape", {"x": {"shape": [MARK], "dtype": "float64", "data_b64": ""}},
+     ["body", "x", "shape", 0]),
 ]  # fmt: skip
 
 GRADIENTS_ONLY = [
     ("learning_rate", {"learning_rate": MARK}, ["body", "learning_rate"]),
+    ("numeric step", {"numeric": {"step": MARK}}, ["body", "numeric", "step"]),
+    (
+        "numeric atol",
+        {"numeric": {"tolerance": {"atol": MARK}}},
+        ["body", "numeric", "tolerance", "atol"],
+    ),
 ]
 CHECK_ONLY = [
     ("candidate loss", {"candidate": {"gradients": {}, "loss": MARK}},
