@@ -21,6 +21,12 @@ class Deviation:
     agree: bool  # every entry within atol + rtol·|reference|
 
 
+def distance(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """|got − expected|, at most the largest float: two finite numbers can be further apart."""
+    with np.errstate(over="ignore"):
+        return np.minimum(np.abs(got - expected), np.finfo(np.float64).max)
+
+
 def deviation(value: np.ndarray, reference: np.ndarray, tolerance: Tolerance) -> Deviation:
     return deviations([(value, reference)], tolerance)[0]
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from service.compare import Tolerance
+from service.compare import Tolerance, distance
 
 Status = Literal["ok", "mismatch", "wrong_shape", "missing"]
 
@@ -88,12 +88,6 @@ def nested_shape(value: Any) -> tuple[int, ...] | None:
 def within(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
     with np.errstate(over="ignore"):  # a difference or a tolerance past 1.8e308 is inf: right
         return np.abs(got - expected) <= tol.atol + tol.rtol * np.abs(expected)
-
-
-def distance(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """|got − expected|, at most the largest float: two finite numbers can be further apart."""
-    with np.errstate(over="ignore"):
-        return np.minimum(np.abs(got - expected), np.finfo(np.float64).max)
 
 
 def shape_text(shape: tuple[int, ...]) -> str:

@@ -210,7 +210,7 @@ class Trainer:
             results[name] = result
         tolerance = self.training.tolerance
         if self.left_tolerance is None and not within(flats["manual"], flats[REFERENCE], tolerance):
-            distance = float(np.abs(flats["manual"] - flats[REFERENCE]).max())
+            distance = float(compare.distance(flats["manual"], flats[REFERENCE]).max())
             self.left_tolerance = LeftTolerance(self.steps, self.epoch, distance)
         return results
 

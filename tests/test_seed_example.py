@@ -5,6 +5,7 @@ import httpx
 import numpy as np
 import torch
 
+from service import readiness
 from service.models import GradientsResponse
 
 
@@ -71,3 +72,7 @@ async def test_example_endpoint_gives_the_same_answer(client: httpx.AsyncClient)
         for engine in body["engines"].values():
             engine.pop("elapsed_ms")
     assert explicit == default
+
+
+def test_the_readiness_self_check_expects_torchs_loss() -> None:
+    assert assignment_gradients()[0] == readiness.SEED_LOSS

@@ -16,11 +16,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from service.errors import ServiceError
 from service.http import JSONResponse, JSONRoute
 from service.models import TrainRequest, TrainResponse
 from service.routes.deps import SettingsDep
 from service.routes.gradients import ERRORS, deviation_json, tolerance_json
-from service.training import Diverged, Epoch, Trainer, prepare_training
+from service.training import Epoch, Trainer, prepare_training
 
 NDJSON = "application/x-ndjson"
 
@@ -97,8 +98,13 @@ async def ndjson_lines(trainer: Trainer, request: Request) -> AsyncIterator[byte
         async with aclosing(epochs(trainer, request)) as stream:
             async for epoch in stream:
                 yield line(epoch_json(epoch))
-    except Diverged as exc:  # the status line has gone: the error is the last line
+    except ServiceError as exc:  # the status line has gone: the error is the last line
         yield line({"type": "error", "detail": [item.as_json() for item in exc.errors]})
+        return
+    except Exception:
+        logger.exception("training stream failed")
+        msg = "an unexpected error in the service; it has been logged"
+        yield line({"type": "error", "detail": [{"type": "internal_error", "loc": [], "msg": msg}]})
         return
     if trainer.done:
         yield line(summary_json(trainer, history=False))
