@@ -88,6 +88,19 @@ def page_requests(netlog: Path, origin: str) -> list[str]:
     return urls
 
 
+# Headless, and quiet: without the background-networking flags Chromium calls out at start-up.
+HEADLESS_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 def render(chromium: str, origin: str, page: str, proxy: str, workdir: Path) -> Rendered:
     """Load origin + page in headless Chromium; keep the screenshot as an artifact."""
     netlog = workdir / "netlog.json"
@@ -96,14 +109,7 @@ def render(chromium: str, origin: str, page: str, proxy: str, workdir: Path) -> 
     screenshot.unlink(missing_ok=True)
     command = [
         chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *HEADLESS_FLAGS,
         f"--user-data-dir={workdir / 'profile'}",
         f"--proxy-server={proxy}",  # loopback bypasses proxies: only 127.0.0.1 is reached
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",

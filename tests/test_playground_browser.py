@@ -13,27 +13,21 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.test_docs_browser import ARTIFACTS, chromium  # noqa: F401 - a fixture used by name
+from tests.test_docs_browser import (  # noqa: F401 - chromium is a fixture used by name
+    ARTIFACTS,
+    HEADLESS_FLAGS,
+    chromium,
+)
 
 pytestmark = pytest.mark.live
 
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Browser]:  # noqa: F811 - the imported fixture
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=HEADLESS_FLAGS)
         yield browser
         browser.close()
 

@@ -31,10 +31,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 async def run_report(prepared: Prepared, inline_cost: int) -> Report:
     """Compute on the event loop when cheap, in a worker thread when not."""
-    problem = prepared.problem
+    args = (prepared.problem, prepared.engines, prepared.tolerances)
     if prepared.cost > inline_cost:
-        return await run_in_threadpool(compute, problem, prepared.engines, prepared.tolerances)
-    return compute(problem, prepared.engines, prepared.tolerances)
+        return await run_in_threadpool(compute, *args)
+    return compute(*args)
 
 
 @router.post(
