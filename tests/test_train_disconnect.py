@@ -4,7 +4,8 @@ The server runs in this process (in a thread) so that its log can be read: each 
 early logs "training stopped after K of N epochs" (a handler on that logger collects the lines,
 whatever handlers and propagation the service's logging set up). A run of 1000 epochs takes
 about a minute; the test closes the connection after the first epoch and expects that line
-within seconds, with K a handful, then nothing more.
+within a few seconds of leaving, with K well short of N, then nothing more. How many epochs ran
+before the server noticed depends on the machine's speed, so K itself is not bounded tighter.
 """
 
 import logging
@@ -69,7 +70,13 @@ def server(settings: Settings) -> Iterator[str]:
     thread.join(timeout=30)
 
 
-def stops(log: Lines, within: float = 20) -> list[str]:
+# Once the client has gone, the epoch in progress (~0.1 s) finishes and no other starts: the stop
+# is logged well within this, and a whole run of EPOCHS takes ten times longer or more.
+STOP_WITHIN = 5.0
+
+
+def stops(log: Lines, within: float = STOP_WITHIN) -> list[str]:
+    """The log's lines, once the stop has been logged: at most `within` s after the client left."""
     deadline = time.monotonic() + within
     while not log.lines:
         if time.monotonic() > deadline:
@@ -82,7 +89,9 @@ def stopped_after(message: str) -> int:
     words = message.split()
     assert words[:3] == ["training", "stopped", "after"], message
     assert f"of {EPOCHS} epochs" in message
-    return int(words[3])
+    epochs = int(words[3])
+    assert 1 <= epochs < EPOCHS // 2, message  # stopped early, however fast the machine
+    return epochs
 
 
 def test_closing_the_stream_stops_the_training(server: str, log: Lines) -> None:
@@ -97,13 +106,13 @@ def test_closing_the_stream_stops_the_training(server: str, log: Lines) -> None:
         assert '"epoch":1,' in first
     # Leaving the block closed the connection with the body unread.
     (message,) = stops(log)
-    assert 1 <= stopped_after(message) <= 10
+    stopped_after(message)
     time.sleep(0.5)
-    assert len(log.lines) == 1  # and nothing after
+    assert log.lines == [message]  # and nothing after
 
 
 def test_a_client_that_gives_up_on_the_json_answer_stops_it_too(server: str, log: Lines) -> None:
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{server}/train", json={"epochs": EPOCHS}, timeout=0.5)
     (message,) = stops(log)
-    assert 1 <= stopped_after(message) <= 10
+    stopped_after(message)
