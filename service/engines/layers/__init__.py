@@ -1,0 +1,37 @@
+"""Every layer kind, by the contract's `type`: the one place the engines learn what layers exist.
+
+A kind is one class (see `base.Layer`); to add one, write its module and list it here.
+"""
+
+from service.engines.layers.activations import (
+    ELU,
+    GELU,
+    Activation,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softplus,
+    Tanh,
+)
+from service.engines.layers.base import Kinks, Layer, Param, Shape, ShapeError
+from service.engines.layers.linear import Linear
+
+KINDS: dict[str, type[Layer]] = {
+    kind.kind: kind
+    for kind in (
+        Linear,
+        Identity,
+        Sigmoid,
+        Tanh,
+        ReLU,
+        LeakyReLU,
+        ELU,
+        Softplus,
+        GELU,
+        SiLU,
+    )
+}
+
+__all__ = ["KINDS", "Activation", "Kinks", "Layer", "Param", "Shape", "ShapeError"]
