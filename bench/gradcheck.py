@@ -17,7 +17,7 @@ from bench.report import Row, Section, seconds
 from bench.timing import Budget, median_seconds
 from service.compare import deviation
 from service.engines import Problem, autograd, numeric
-from service.engines.autograd import layer_forward, loss_value
+from service.engines.layers import sequence
 
 MODES = {"slow": False, "fast_mode=True": True}
 
@@ -31,11 +31,9 @@ def gradcheck(p: Problem, fast_mode: bool) -> None:
     y = torch.from_numpy(p.y)
 
     def loss(*tensors: torch.Tensor) -> torch.Tensor:
-        *weights, out = tensors
+        *weights, x = tensors
         params = dict(zip(names, weights, strict=True))
-        for index, layer in enumerate(p.layers):
-            out = layer_forward(index, layer, out, params)
-        return loss_value(p.loss, out, y)
+        return p.loss.torch_value(sequence.torch_forward(p.layers, x, params), y)
 
     inputs = [torch.from_numpy(a).requires_grad_() for a in (*p.weights.values(), p.x)]
     if not torch.autograd.gradcheck(loss, inputs, fast_mode=fast_mode):

@@ -10,15 +10,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from service.engines import EngineResult, LayerSpec, Problem
-from service.models import Linear, ReLU, Sigmoid
+from service.engines import EngineResult, Problem
+from service.engines.layers import Layer, ReLU, Sigmoid
+from service.engines.layers.linear import Linear
 
 jax.config.update("jax_enable_x64", True)
 
 Params = dict[str, jax.Array]
 
 
-def forward(layers: tuple[LayerSpec, ...], params: Params, x: jax.Array) -> jax.Array:
+def forward(layers: tuple[Layer, ...], params: Params, x: jax.Array) -> jax.Array:
     a = x
     for index, layer in enumerate(layers):
         match layer:
@@ -31,7 +32,7 @@ def forward(layers: tuple[LayerSpec, ...], params: Params, x: jax.Array) -> jax.
             case ReLU():
                 a = jax.nn.relu(a)
             case _:
-                raise NotImplementedError(f"the JAX network has no {layer.type} layer")
+                raise NotImplementedError(f"the JAX network has no {layer.kind} layer")
     return a
 
 
@@ -46,7 +47,7 @@ def loss_and_gradients(problem: Problem, expected: EngineResult) -> Callable[[],
     def loss(params: Params, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
         prediction = forward(problem.layers, params, x)
         squares = jnp.square(prediction - y)
-        return (jnp.sum(squares) if problem.loss == "sse" else jnp.mean(squares)), prediction
+        return (jnp.sum(squares) if problem.loss.name == "sse" else jnp.mean(squares)), prediction
 
     compiled = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
     params = {name: jnp.asarray(w) for name, w in problem.weights.items()}

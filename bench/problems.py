@@ -11,9 +11,13 @@ from typing import Any
 import numpy as np
 
 from service import seed
-from service.engines import LayerSpec, Problem
+from service.engines import Problem
 from service.engines.autograd import initial_weights
-from service.models import Linear, Network
+from service.engines.layers import Layer
+from service.engines.layers.linear import Linear
+from service.engines.losses import SSE
+from service.models import Network
+from service.problem import layer_specs
 
 SEED = "seed 2-10-10-1 sigmoid"
 MLP = "784-256-256-10 relu"
@@ -29,8 +33,8 @@ NETWORKS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def specs(layers: list[dict[str, Any]]) -> tuple[LayerSpec, ...]:
-    return tuple(Network.model_validate({"layers": layers}).layers)
+def specs(layers: list[dict[str, Any]]) -> tuple[Layer, ...]:
+    return layer_specs(Network.model_validate({"layers": layers}).layers)
 
 
 def problem(layers: list[dict[str, Any]], batch: int, dtype: type[np.floating]) -> Problem:
@@ -42,7 +46,7 @@ def problem(layers: list[dict[str, Any]], batch: int, dtype: type[np.floating]) 
     x = rng.normal(size=(batch, n_in))
     y = seed.labels(x) if n_out == 1 else np.eye(n_out)[rng.integers(n_out, size=batch)]
     weights = {name: w.astype(dtype) for name, w in initial_weights(network, 0).items()}
-    return Problem(network, weights, x.astype(dtype), y.astype(dtype), "sse")
+    return Problem(network, weights, x.astype(dtype), y.astype(dtype), SSE())
 
 
 def request_body(layers: list[dict[str, Any]], batch: int) -> dict[str, Any]:

@@ -5,6 +5,7 @@ here, and every finding names its field with a `loc` into the body. Checks that 
 (missing and unexpected weight names, wrong shapes) are all reported at once.
 """
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,24 +19,18 @@ from service import seed
 from service.compare import Tolerance
 from service.compute import ENGINES, REFERENCE, ToleranceRule
 from service.config import Settings
-from service.engines import Engine, EngineResult, LayerSpec, Problem, numeric
+from service.engines import Engine, EngineResult, Problem, numeric
 from service.engines.autograd import initial_weights
+from service.engines.layers import KINDS, Layer, Param, sequence
+from service.engines.layers.linear import Linear
+from service.engines.losses import LOSSES
 from service.errors import ErrorItem, InvalidRequest, LimitExceeded, Loc
-from service.models import Base64Tensor, Candidate, Linear, NumericOptions, ProblemRequest
+from service.models import Base64Tensor, Candidate, NumericOptions, ProblemRequest
+from service.models import Layer as LayerModel
 from service.models import Tolerance as RequestTolerance
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 CACHED_PARAMETERS = 100_000  # networks up to this size keep their seeded weights (≤ 32 × 400 kB)
-
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str  # as in state_dict: "0.weight", "0.bias", …
-    shape: tuple[int, ...]
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)
@@ -48,15 +43,14 @@ class Prepared:
     single: bool  # x was one point: the prediction is [out], not [batch, out]
 
 
-def parameters(layers: tuple[LayerSpec, ...]) -> list[Parameter]:
+def layer_specs(models: Sequence[LayerModel]) -> tuple[Layer, ...]:
+    """The contract's layers as the engines take them: the same kind, the same options."""
+    return tuple(KINDS[model.type](**model.model_dump(exclude={"type"})) for model in models)
+
+
+def parameters(layers: tuple[Layer, ...]) -> list[Param]:
     """The network's parameters in `state_dict` order."""
-    found = []
-    for index, layer in enumerate(layers):
-        if isinstance(layer, Linear):
-            found.append(Parameter(f"{index}.weight", (layer.out_features, layer.in_features)))
-            if layer.bias:
-                found.append(Parameter(f"{index}.bias", (layer.out_features,)))
-    return found
+    return sequence.parameters(layers)
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -66,7 +60,7 @@ def shape_text(shape: tuple[int, ...]) -> str:
 # --- the network -------------------------------------------------------------------------------
 
 
-def check_network(layers: tuple[LayerSpec, ...], settings: Settings) -> None:
+def check_network(layers: tuple[Layer, ...], settings: Settings) -> None:
     if len(layers) > settings.max_layers:
         raise LimitExceeded(
             ("body", "network", "layers"),
@@ -120,14 +114,13 @@ def check_network(layers: tuple[LayerSpec, ...], settings: Settings) -> None:
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def check_float32_scalars(layers: tuple[LayerSpec, ...], learning_rate: float | None) -> None:
+def check_float32_scalars(layers: tuple[Layer, ...], learning_rate: float | None) -> None:
     """In float32 the engines take every number as a float32: a slope, a beta or a learning rate
     beyond ±3.4e38 does not fit (torch would refuse it half-way through)."""
     scalars: list[tuple[Loc, float]] = [
         (("body", "network", "layers", index, name), value)
         for index, layer in enumerate(layers)
-        if not isinstance(layer, Linear)
-        for name, value in layer.model_dump().items()
+        for name, value in dataclasses.asdict(layer).items()
         if isinstance(value, float)
     ]
     if learning_rate is not None:
@@ -141,7 +134,7 @@ def check_float32_scalars(layers: tuple[LayerSpec, ...], learning_rate: float | 
         raise InvalidRequest(errors)
 
 
-def widths(layers: tuple[LayerSpec, ...], in_width: int) -> list[int]:
+def widths(layers: tuple[Layer, ...], in_width: int) -> list[int]:
     """The width of every layer's output, given the input's."""
     out = []
     width = in_width
@@ -152,7 +145,7 @@ def widths(layers: tuple[LayerSpec, ...], in_width: int) -> list[int]:
     return out
 
 
-def input_width(layers: tuple[LayerSpec, ...]) -> int | None:
+def input_width(layers: tuple[Layer, ...]) -> int | None:
     """in_features of the first linear layer; None if any width will do (no linear layer)."""
     return next((layer.in_features for layer in layers if isinstance(layer, Linear)), None)
 
@@ -238,7 +231,7 @@ def prepare(
     numeric_options: NumericOptions | None = None,
 ) -> Prepared:
     """The problem, with `engines` to run on it (autograd, the reference, always among them)."""
-    layers = tuple(request.network.layers)
+    layers = layer_specs(request.network.layers)
     check_network(layers, settings)
     dtype = DTYPES[request.dtype]
     if dtype is np.float32:
@@ -249,7 +242,7 @@ def prepare(
     weights = weights_for(request, layers, dtype)
 
     tolerance = resolve(request.tolerance, default_tolerance(request.dtype, settings))
-    problem = Problem(layers, weights, x, y, request.loss, learning_rate)
+    problem = Problem(layers, weights, x, y, LOSSES[request.loss](), learning_rate)
     names = list(dict.fromkeys([REFERENCE, *engines]))  # once each, the reference first
     chosen = {name: ENGINES[name] for name in names}
     tolerances: dict[str, ToleranceRule] = {name: fixed(tolerance) for name in names[1:]}
@@ -304,7 +297,7 @@ def numeric_rule(asked: RequestTolerance, dtype: str, settings: Settings) -> Tol
 
 
 def inputs(
-    request: ProblemRequest, layers: tuple[LayerSpec, ...], dtype: type, settings: Settings
+    request: ProblemRequest, layers: tuple[Layer, ...], dtype: type, settings: Settings
 ) -> tuple[np.ndarray, bool]:
     """x as (batch, in_features), and whether it was a single point."""
     loc: Loc = ("body", "x")
@@ -360,7 +353,7 @@ def inputs(
 
 def targets(
     request: ProblemRequest,
-    layers: tuple[LayerSpec, ...],
+    layers: tuple[Layer, ...],
     x: np.ndarray,
     single: bool,
     dtype: type,
@@ -462,14 +455,14 @@ def class_indices(
 
 
 @lru_cache(maxsize=32)
-def _cached_initial_weights(layers: tuple[LayerSpec, ...], seed: int) -> dict[str, np.ndarray]:
+def _cached_initial_weights(layers: tuple[Layer, ...], seed: int) -> dict[str, np.ndarray]:
     weights = initial_weights(layers, seed)
     for w in weights.values():
         w.flags.writeable = False  # shared between requests
     return weights
 
 
-def seeded_weights(layers: tuple[LayerSpec, ...], seed: int) -> dict[str, np.ndarray]:
+def seeded_weights(layers: tuple[Layer, ...], seed: int) -> dict[str, np.ndarray]:
     """torch's initial weights; small networks' are cached, as clients repeat the same seed."""
     if sum(p.size for p in parameters(layers)) <= CACHED_PARAMETERS:
         return _cached_initial_weights(layers, seed)
@@ -477,7 +470,7 @@ def seeded_weights(layers: tuple[LayerSpec, ...], seed: int) -> dict[str, np.nda
 
 
 def weights_for(
-    request: ProblemRequest, layers: tuple[LayerSpec, ...], dtype: type
+    request: ProblemRequest, layers: tuple[Layer, ...], dtype: type
 ) -> dict[str, np.ndarray]:
     expected = parameters(layers)
     if request.weights is None:

@@ -7,7 +7,10 @@ import numpy as np
 import torch
 
 from service.engines import Problem
-from service.models import Layer, Network
+from service.engines.layers import Layer
+from service.engines.losses import LOSSES
+from service.models import Network
+from service.problem import layer_specs as specs_of
 from service.problem import parameters
 
 # Every activation of the contract, with non-default parameters where it has any.
@@ -36,7 +39,8 @@ def mlp(activation: dict[str, Any], sizes: tuple[int, ...] = (3, 5, 4, 2)) -> li
 
 
 def layer_specs(layers: list[dict[str, Any]]) -> tuple[Layer, ...]:
-    return tuple(Network.model_validate({"layers": layers}).layers)
+    """The engines' layers for layers written as in a request."""
+    return specs_of(Network.model_validate({"layers": layers}).layers)
 
 
 def random_problem(
@@ -53,7 +57,7 @@ def random_problem(
     n_out = [p.shape[0] for p in parameters(specs)][-1]
     x = rng.normal(0, 1, (batch, n_in)).astype(dtype)
     y = rng.normal(0, 1, (batch, n_out)).astype(dtype)
-    return Problem(specs, weights, x, y, loss)
+    return Problem(specs, weights, x, y, LOSSES[loss]())
 
 
 def torch_module(layer: dict[str, Any]) -> torch.nn.Module:
@@ -87,7 +91,7 @@ def finite_difference_gradients(
     net = torch_sequential(layers).double()
     x = torch.from_numpy(problem.x.astype(np.float64))
     y = torch.from_numpy(problem.y.astype(np.float64))
-    reduction = {"sse": "sum", "mse": "mean"}[problem.loss]
+    reduction = {"sse": "sum", "mse": "mean"}[problem.loss.name]
     state = {k: torch.from_numpy(v.astype(np.float64)) for k, v in problem.weights.items()}
 
     def loss() -> float:

@@ -143,3 +143,8 @@ class BCEWithLogits(Loss):
 
 def bce_terms(z: Array, y: Array) -> Array:
     return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))  # exp never overflows
+
+
+LOSSES: dict[str, type[Loss]] = {
+    loss.name: loss for loss in (SSE, MSE, CrossEntropy, BCEWithLogits)
+}

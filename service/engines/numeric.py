@@ -31,9 +31,9 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from service.compare import Tolerance
-from service.engines import EngineResult, LayerSpec, Problem, manual
-from service.engines.activations import elementwise
-from service.models import Linear
+from service.engines import EngineResult, Problem, manual
+from service.engines.layers import Activation, Layer, sequence
+from service.engines.layers.linear import Linear
 
 Array = np.ndarray
 LayerFunction = Callable[[Array], Array]
@@ -66,52 +66,6 @@ def tolerance(loss: float) -> Tolerance:
     return Tolerance(DEFAULT_TOLERANCE.atol * scale, DEFAULT_TOLERANCE.rtol)
 
 
-# --- losses, per copy --------------------------------------------------------------------------
-
-
-def sse_per_copy(predictions: Array, y: Array) -> Array:
-    d = (predictions - y).reshape(len(predictions), -1)
-    return (d * d).sum(axis=1)  # manual.sse of each copy
-
-
-def mse_per_copy(predictions: Array, y: Array) -> Array:
-    d = (predictions - y).reshape(len(predictions), -1)
-    return (d * d).mean(axis=1)  # manual.mse of each copy
-
-
-def cross_entropy_per_copy(logits: Array, y: Array) -> Array:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    picked = np.take_along_axis(log_softmax, y.astype(np.intp)[None, :, None], axis=-1)
-    return -picked[..., 0].mean(axis=1)  # manual.cross_entropy of each copy
-
-
-def bce_with_logits_per_copy(logits: Array, y: Array) -> Array:
-    z = logits
-    losses = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-    return losses.reshape(len(z), -1).mean(axis=1)  # manual.bce_with_logits of each copy
-
-
-# manual.LOSSES reduce a whole array to one number; these reduce (K, batch, out) to K numbers. A
-# loss missing here still works, one manual.LOSSES call per copy (slower); a test pins that every
-# entry here equals its manual.LOSSES function.
-PER_COPY: dict[str, Callable[[Array, Array], Array]] = {
-    "sse": sse_per_copy,
-    "mse": mse_per_copy,
-    "cross_entropy": cross_entropy_per_copy,
-    "bce_with_logits": bce_with_logits_per_copy,
-}
-
-
-def copy_losses(name: str, predictions: Array, y: Array) -> Array:
-    """The loss of each of K predictions (K, batch, out) against y (batch, out)."""
-    per_copy = PER_COPY.get(name)
-    if per_copy is not None:
-        return per_copy(predictions, y)
-    loss = manual.LOSSES[name]
-    return np.array([loss(p, y)[0] for p in predictions])
-
-
 # --- the network, replayed on copies -----------------------------------------------------------
 
 
@@ -125,16 +79,15 @@ def linear(w: Array, b: Array | None) -> LayerFunction:
     return forward
 
 
-def layer_functions(
-    layers: tuple[LayerSpec, ...], weights: Mapping[str, Array]
-) -> list[LayerFunction]:
+def layer_functions(layers: tuple[Layer, ...], weights: Mapping[str, Array]) -> list[LayerFunction]:
     functions: list[LayerFunction] = []
     for index, layer in enumerate(layers):
         if isinstance(layer, Linear):
             bias = weights[f"{index}.bias"] if layer.bias else None
             functions.append(linear(weights[f"{index}.weight"], bias))
         else:
-            functions.append(elementwise(layer).forward)
+            assert isinstance(layer, Activation)  # `run` takes this path for these only
+            functions.append(layer.f)
     return functions
 
 
@@ -146,12 +99,13 @@ class Baseline:
         self.weights = {k: w.astype(np.float64, copy=False) for k, w in problem.weights.items()}
         self.functions = layer_functions(self.layers, self.weights)
         self.y = problem.y.astype(np.float64, copy=False)
-        self.loss_name = problem.loss
-        tape = manual.forward(self.layers, self.weights, problem.x.astype(np.float64, copy=False))
+        self.loss = problem.loss
+        x = problem.x.astype(np.float64, copy=False)
+        tape = sequence.forward(self.layers, self.weights, x)
         # values[p]: the input of layer p, (batch, width); values[-1]: the prediction
         self.values = [step.input for step in tape] + [tape[-1].output]
         self.prediction = self.values[-1]
-        self.loss = manual.LOSSES[self.loss_name](self.prediction, self.y)[0]
+        self.loss_value = self.loss.value_and_gradient(self.prediction, self.y)[0]
         self.widest = max(v.shape[1] for v in self.values)
 
     def propagate(self, p: int, cols: Array, column: Array, rows: Array | None) -> Array:
@@ -190,7 +144,7 @@ class Baseline:
             full = np.repeat(self.prediction[None], len(cols), axis=0)
             full[np.arange(len(cols)), rows] = predictions[:, 0]
             predictions = full
-        return copy_losses(self.loss_name, predictions, self.y)
+        return self.loss.per_copy(predictions, self.y)
 
     def chunk(self, chunk_floats: int, n: int) -> int:
         """Entries per chunk: 2 copies each, of n samples at the widest layer, plus the loss's
@@ -276,7 +230,7 @@ def run(
         updated = manual.sgd_step(dict(problem.weights), gradients, problem.learning_rate)
     elapsed_ms = (time.perf_counter() - start) * 1e3
     return EngineResult(
-        dtype.type(baseline.loss),
+        dtype.type(baseline.loss_value),
         baseline.prediction.astype(dtype, copy=False),
         gradients,
         grad_x.astype(dtype, copy=False),
@@ -288,7 +242,7 @@ def run(
 # --- cost --------------------------------------------------------------------------------------
 
 
-def downstream(layers: tuple[LayerSpec, ...], widths: list[int], p: int) -> int:
+def downstream(layers: tuple[Layer, ...], widths: list[int], p: int) -> int:
     """Multiply-adds per sample to carry a change of one column of layer p's input to the
     prediction: the column through the elementwise layers, a rank-1 update of the next linear
     layer, then every later layer in full."""

@@ -8,7 +8,7 @@ from service.compare import Deviation, Tolerance
 from service.compute import REFERENCE, EngineDeviation, Report, compute
 from service.engines import EngineResult, TraceStep
 from service.http import JSONResponse, JSONRoute, base64_arrays
-from service.models import ErrorResponse, GradientsRequest, GradientsResponse, Linear
+from service.models import ErrorResponse, GradientsRequest, GradientsResponse
 from service.observability import observe_report
 from service.problem import Prepared, prepare
 from service.routes.deps import SettingsDep
@@ -102,7 +102,7 @@ def trace_json(step: TraceStep, single: bool) -> dict[str, Any]:
     def values(array: np.ndarray) -> np.ndarray:
         return per_point(array, single)
 
-    if isinstance(step.layer, Linear):
+    if step.layer.kind == "linear":
         return {
             "index": step.index,
             "type": "linear",
@@ -113,7 +113,7 @@ def trace_json(step: TraceStep, single: bool) -> dict[str, Any]:
         }
     return {
         "index": step.index,
-        "type": step.layer.type,
+        "type": step.layer.kind,
         "z": values(step.input),
         "a": values(step.output),
         "grad_a": values(step.grad_output),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from service.engines.activations import elementwise
+from service.engines.layers import Activation
 from tests.nets import ACTIVATIONS, layer_specs, torch_module
 
 # Points around every kink and threshold: 0 (relu, leaky_relu, elu), softplus's beta·z = 1.5,
@@ -17,22 +17,24 @@ EXACT = {"rtol": 5e-14, "atol": 1e-300}  # float64: a few ulps, whatever the for
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: str(a))
 def test_forward_and_derivative_equal_torch(activation: dict) -> None:
     (layer,) = layer_specs([activation])
-    pair = elementwise(layer)
+    assert isinstance(layer, Activation)
     z = torch.tensor(Z, dtype=torch.float64, requires_grad=True)
     a = torch_module(activation)(z)
     (derivative,) = torch.autograd.grad(a.sum(), z)
 
-    ours = pair.forward(Z)
+    ours = layer.f(Z)
     np.testing.assert_allclose(ours, a.detach().numpy(), **EXACT)
-    np.testing.assert_allclose(pair.derivative(Z, ours), derivative.numpy(), **EXACT)
+    np.testing.assert_allclose(layer.df(Z, ours), derivative.numpy(), **EXACT)
+    torch_z = torch.from_numpy(Z)
+    np.testing.assert_array_equal(layer.torch_f(torch_z).numpy(), a.detach().numpy())
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: str(a))
 def test_float32_stays_float32(activation: dict) -> None:
     (layer,) = layer_specs([activation])
-    pair = elementwise(layer)
+    assert isinstance(layer, Activation)
     z = Z.astype(np.float32)
-    a = pair.forward(z)
+    a = layer.f(z)
     assert a.dtype == np.float32
-    assert pair.derivative(z, a).dtype == np.float32
+    assert layer.df(z, a).dtype == np.float32
     assert np.all(np.isfinite(a))

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from service import seed
 from service.engines.autograd import initial_weights
-from service.models import SEED_LAYERS
 from tests.nets import ACTIVATIONS, layer_specs, mlp, torch_sequential
+
+SEED_LAYERS = layer_specs(seed.LAYERS)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: str(a))
@@ -32,7 +34,7 @@ def test_seed_network_weights_are_torchs() -> None:
         torch.nn.Sigmoid(),
         torch.nn.Linear(10, 1),
     )
-    got = initial_weights(tuple(SEED_LAYERS), 0)
+    got = initial_weights(SEED_LAYERS, 0)
     for name, tensor in net.state_dict().items():
         assert np.array_equal(got[name], tensor.numpy()), name
 
@@ -40,5 +42,5 @@ def test_seed_network_weights_are_torchs() -> None:
 def test_initial_weights_leave_the_global_rng_alone() -> None:
     torch.manual_seed(42)
     state = torch.get_rng_state()
-    initial_weights(tuple(SEED_LAYERS), 7)
+    initial_weights(SEED_LAYERS, 7)
     assert torch.equal(torch.get_rng_state(), state)

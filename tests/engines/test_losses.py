@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from service.engines import Problem, autograd, manual
+from service.engines.losses import LOSSES
 from tests.nets import layer_specs, mlp, torch_sequential
 
 LAYERS = mlp({"type": "tanh"}, (3, 6, 4))
@@ -27,7 +28,7 @@ def problem_and_torch(loss: str, batch: int, scale: float = 1.0) -> tuple[Proble
     value.backward()
     grads = {name: p.grad.numpy() for name, p in net.named_parameters()}
     weights = {k: v.numpy() for k, v in net.state_dict().items()}
-    problem = Problem(layer_specs(LAYERS), weights, x.numpy(), y.double().numpy(), loss)
+    problem = Problem(layer_specs(LAYERS), weights, x.numpy(), y.double().numpy(), LOSSES[loss]())
     return problem, grads, value.item()
 
 
@@ -56,7 +57,8 @@ def test_stable_for_huge_logits(loss: str) -> None:
 def test_cross_entropy_by_hand() -> None:
     # logits z = [0, ln 3] for class 1: softmax = [1/4, 3/4], L = −ln(3/4), dL/dz = [1/4, −1/4]
     layers = layer_specs([{"type": "identity"}])
-    problem = Problem(layers, {}, np.array([[0.0, np.log(3.0)]]), np.array([1.0]), "cross_entropy")
+    x, y = np.array([[0.0, np.log(3.0)]]), np.array([1.0])
+    problem = Problem(layers, {}, x, y, LOSSES["cross_entropy"]())
     result = manual.run(problem)
     assert float(result.loss) == pytest.approx(-np.log(0.75), rel=1e-15)
     np.testing.assert_allclose(result.input_gradient, [[0.25, -0.25]], rtol=1e-15)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from service.engines import Problem, autograd, manual
+from service.engines.losses import LOSSES, SSE
 from tests.nets import (
     ACTIVATIONS,
     finite_difference_gradients,
@@ -32,7 +33,7 @@ def test_one_linear_layer_by_hand() -> None:
         {"0.weight": np.array([[w1, w2]]), "0.bias": np.array([b])},
         np.array([[x1, x2]]),
         np.array([[y]]),
-        "sse",
+        SSE(),
     )
     result = manual.run(problem)
     assert result.loss == (p - y) ** 2 == 13.140625
@@ -57,7 +58,7 @@ def test_linear_then_sigmoid_by_hand_with_mse_over_a_batch() -> None:
         {"0.weight": np.array([[w]])},
         np.array([[x] for x in xs]),
         np.array([[y] for y in ys]),
-        "mse",
+        LOSSES["mse"](),
     )
     result = manual.run(problem)
     assert result.loss == pytest.approx(expected_loss, rel=1e-15)
@@ -117,7 +118,7 @@ def test_sse_gradient_of_a_batch_is_the_sum_of_its_samples() -> None:
     parts = [
         manual.run(
             Problem(
-                problem.layers, problem.weights, problem.x[i : i + 1], problem.y[i : i + 1], "sse"
+                problem.layers, problem.weights, problem.x[i : i + 1], problem.y[i : i + 1], SSE()
             )
         ).gradients
         for i in range(5)
@@ -128,7 +129,7 @@ def test_sse_gradient_of_a_batch_is_the_sum_of_its_samples() -> None:
 
 def test_a_network_without_linear_layers_has_no_gradients() -> None:
     problem = Problem(
-        layer_specs([{"type": "tanh"}]), {}, np.array([[0.5, -0.5]]), np.array([[0.0, 0.0]]), "sse"
+        layer_specs([{"type": "tanh"}]), {}, np.array([[0.5, -0.5]]), np.array([[0.0, 0.0]]), SSE()
     )
     result = manual.run(problem)
     assert result.gradients == {}

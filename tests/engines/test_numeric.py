@@ -12,6 +12,7 @@ import pytest
 from service import seed
 from service.compare import Tolerance
 from service.engines import Problem, autograd, manual, numeric
+from service.engines.losses import LOSSES, SSE, Loss
 from tests.nets import ACTIVATIONS, layer_specs, mlp, random_problem
 
 FLOAT32_AGREEMENT = (1e-5, 1e-4)  # atol (times max(1, max|reference|)), rtol: float32 engines
@@ -53,14 +54,14 @@ def test_agrees_with_autograd_in_float64(activation: dict, loss: str, batch: int
 def test_classification_losses_agree_with_autograd(loss: str, batch: int) -> None:
     base = random_problem(mlp({"type": "tanh"}), batch, seed=batch)
     y = targets_for(loss, np.random.default_rng(batch), batch, base.y.shape[1])
-    problem = Problem(base.layers, base.weights, base.x, y, loss)
+    problem = Problem(base.layers, base.weights, base.x, y, LOSSES[loss]())
     result, reference = numeric.run(problem), autograd.run(problem)
     assert_gradients_within(result, reference, numeric.tolerance(reference.loss))
 
 
 def test_learning_rate_steps_with_the_numeric_gradients() -> None:
     base = random_problem(mlp({"type": "relu"}), 2)
-    problem = Problem(base.layers, base.weights, base.x, base.y, "sse", 0.05)
+    problem = Problem(base.layers, base.weights, base.x, base.y, SSE(), 0.05)
     result = numeric.run(problem)
     assert result.updated_weights is not None
     for name, w in problem.weights.items():
@@ -72,7 +73,7 @@ def test_learning_rate_steps_with_the_numeric_gradients() -> None:
 def test_the_seed_problem() -> None:
     layers = layer_specs(seed.LAYERS)
     weights = {k: w.astype(np.float64) for k, w in autograd.initial_weights(layers, 0).items()}
-    problem = Problem(layers, weights, np.array([seed.X]), np.array([[seed.Y]]), "sse")
+    problem = Problem(layers, weights, np.array([seed.X]), np.array([[seed.Y]]), SSE())
     result, reference = numeric.run(problem), autograd.run(problem)
     assert sum(g.size for g in result.gradients.values()) == 151
     assert_gradients_within(result, reference, numeric.DEFAULT_TOLERANCE)
@@ -118,7 +119,7 @@ def test_one_linear_layer_by_hand() -> None:
         {"0.weight": np.array([[w1, w2]]), "0.bias": np.array([b])},
         np.array([[x1, x2]]),
         np.array([[y]]),
-        "sse",
+        SSE(),
     )
     result = numeric.run(problem)
     assert result.loss == (p - y) ** 2 == 13.140625
@@ -162,7 +163,7 @@ def test_any_order_of_layers(batch: int) -> None:
 
 def test_a_network_without_linear_layers_has_only_an_input_gradient() -> None:
     problem = Problem(
-        layer_specs([{"type": "tanh"}]), {}, np.array([[0.5, -0.5]]), np.array([[0.0, 1.0]]), "sse"
+        layer_specs([{"type": "tanh"}]), {}, np.array([[0.5, -0.5]]), np.array([[0.0, 1.0]]), SSE()
     )
     result, reference = numeric.run(problem), autograd.run(problem)
     assert result.gradients == {}
@@ -192,28 +193,33 @@ def targets_for(loss: str, rng: np.random.Generator, batch: int, out: int) -> np
     return rng.normal(size=(batch, out))
 
 
-def test_every_fast_per_copy_loss_is_its_manual_loss() -> None:
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_every_per_copy_loss_is_its_loss_copy_by_copy(name: str) -> None:
     rng = np.random.default_rng(0)
     predictions = rng.normal(size=(6, 4, 3))
-    assert set(numeric.PER_COPY) == set(manual.LOSSES)
-    for name, loss in manual.LOSSES.items():
-        y = targets_for(name, rng, 4, 3)
-        expected = [loss(p, y)[0] for p in predictions]
-        np.testing.assert_allclose(
-            numeric.copy_losses(name, predictions, y), expected, rtol=1e-14, atol=0
-        )
+    loss = LOSSES[name]()
+    y = targets_for(name, rng, 4, 3)
+    expected = [loss.value_and_gradient(p, y)[0] for p in predictions]
+    np.testing.assert_allclose(loss.per_copy(predictions, y), expected, rtol=1e-14, atol=0)
 
 
-def quartic(prediction: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
-    d = prediction - y
-    return np.sum(d**4), 4 * d**3
+class Quartic(Loss):
+    """Σ (p − y)⁴: a loss with no `per_copy` of its own."""
+
+    name = "quartic"
+
+    def value_and_gradient(self, p: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
+        d = p - y
+        return np.sum(d**4), 4 * d**3
+
+    def torch_value(self, p: Any, y: Any) -> Any:
+        return ((p - y) ** 4).sum()
 
 
-def test_a_loss_added_to_the_manual_engine_works_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(manual.LOSSES, "quartic", quartic)
+def test_a_loss_without_a_per_copy_shortcut_works_here() -> None:
     layers = mlp({"type": "sigmoid"})
     base = random_problem(layers, 3, seed=9)
-    problem = Problem(base.layers, base.weights, base.x, base.y, "quartic")  # type: ignore[arg-type]
+    problem = Problem(base.layers, base.weights, base.x, base.y, Quartic())
     result, exact = numeric.run(problem), manual.run(problem)
     assert result.loss == exact.loss
     assert_gradients_within(result, exact, numeric.tolerance(exact.loss))
@@ -232,7 +238,7 @@ def test_a_perturbation_across_relus_kink_sees_the_mean_slope() -> None:
         {"0.weight": np.array([[1.0]])},
         np.array([[0.0]]),
         np.array([[-1.0]]),
-        "sse",
+        SSE(),
     )
     assert autograd.run(problem).input_gradient[0, 0] == 0
     assert numeric.run(problem).input_gradient[0, 0] == pytest.approx(1.0, abs=1e-5)

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from service.engines import Problem, autograd, manual
-from service.models import Linear
+from service.engines.layers.linear import Linear
+from service.engines.losses import SSE
 from tests.nets import ACTIVATIONS, mlp, random_problem, torch_sequential
 
 
@@ -13,7 +14,7 @@ from tests.nets import ACTIVATIONS, mlp, random_problem, torch_sequential
 def test_sgd_step_equals_torch_optim_sgd(dtype: type) -> None:
     layers = mlp({"type": "sigmoid"}, (2, 10, 10, 1))
     problem = random_problem(layers, 1, dtype=dtype)
-    problem = Problem(problem.layers, problem.weights, problem.x, problem.y, "sse", 0.05)
+    problem = Problem(problem.layers, problem.weights, problem.x, problem.y, SSE(), 0.05)
 
     net = torch_sequential(layers).to(torch.float64 if dtype is np.float64 else torch.float32)
     net.load_state_dict({k: torch.from_numpy(v) for k, v in problem.weights.items()})

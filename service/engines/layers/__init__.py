@@ -34,4 +34,21 @@ KINDS: dict[str, type[Layer]] = {
     )
 }
 
-__all__ = ["KINDS", "Activation", "Kinks", "Layer", "Param", "Shape", "ShapeError"]
+__all__ = [
+    "ELU",
+    "GELU",
+    "KINDS",
+    "Activation",
+    "Identity",
+    "Kinks",
+    "Layer",
+    "LeakyReLU",
+    "Param",
+    "ReLU",
+    "Shape",
+    "ShapeError",
+    "SiLU",
+    "Sigmoid",
+    "Softplus",
+    "Tanh",
+]
