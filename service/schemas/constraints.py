@@ -1,0 +1,64 @@
+"""Reusable field types: finite numbers, bounded integers, pairs — each spelt once.
+
+Models are strict: numbers must be JSON numbers (`false` and `"1.0"` are not), non-finite
+numbers are refused wherever they appear.
+"""
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+PositiveFinite = Annotated[Finite, Field(gt=0)]
+
+# The largest integer every JSON client reads and writes exactly (a float64 holds it): the upper
+# bound of every integer field, so an integer in a request is never rounded on its way here.
+MAX_INTEGER = 2**53 - 1
+
+
+def _integral(value: Any) -> Any:
+    """4.0 is the integer 4, as JSON Schema has it (up to MAX_INTEGER, where floats are exact)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_INTEGER:
+        return int(value)
+    return value
+
+
+# Last in an integer field's Annotated (after its bounds, which the JSON Schema then shows):
+# the field takes a JSON integer or an integral number (4 or 4.0), never 4.5, "4" or true.
+Integral = BeforeValidator(_integral)
+
+Count = Annotated[int, Field(ge=1, le=MAX_INTEGER), Integral]  # a width, a size: at least 1
+Natural = Annotated[int, Field(ge=0, le=MAX_INTEGER), Integral]  # a seed, a padding: from 0
+Axis = Annotated[int, Field(ge=-64, le=64), Integral]  # a dim, negative from the end
+
+
+def _int_or_sequence(value: Any) -> str:
+    """Tell an int from a JSON array, so an error names one of the two forms only."""
+    return "sequence" if isinstance(value, list | tuple) else "int"
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value  # JSON arrays are lists
+
+
+def _as_pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else value
+
+
+def int_or_tuple(item: Any, length: int | None) -> Any:
+    """An int, or an array of `length` ints (any length from 1 if None), read as a tuple."""
+    bounds = Field(min_length=length or 1, max_length=length or 8)
+    sequence = Annotated[tuple[item, ...], bounds, BeforeValidator(_as_tuple)]
+    return Annotated[
+        Annotated[item, Tag("int")] | Annotated[sequence, Tag("sequence")],
+        Discriminator(_int_or_sequence),
+    ]
+
+
+# An int, or a pair [height, width], as torch's 2-D layers take them; always a pair once read.
+CountPair = Annotated[int_or_tuple(Count, 2), AfterValidator(_as_pair)]
+NaturalPair = Annotated[int_or_tuple(Natural, 2), AfterValidator(_as_pair)]
+# A shape: an int n for [n], or a list of sizes, as nn.LayerNorm takes it; a tuple once read.
+Sizes = Annotated[
+    int_or_tuple(Count, None), AfterValidator(lambda v: (v,) if isinstance(v, int) else v)
+]
