@@ -78,6 +78,15 @@ class Layer(ABC):
     mixes_batch: ClassVar[bool] = False  # one sample's output depends on the others' (batch norm)
     draws: ClassVar[tuple[str, ...]] = ()  # random inputs it takes with its parameters ("mask")
 
+    def children(self) -> tuple[Layer, ...]:
+        """The layers a block holds (a residual block's f); none for other kinds."""
+        return ()
+
+    def sample_ndim(self) -> int | None:
+        """How many axes one sample has, where this kind fixes it (3 for conv2d's [C, H, W]);
+        None where any will do. Tells one sample from a batch when the layer comes first."""
+        return None
+
     def parameters(self) -> list[Param]:
         """Trainable parameters, in `state_dict` order."""
         return []

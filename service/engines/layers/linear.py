@@ -24,6 +24,9 @@ class Linear(Layer):
     out_features: int
     bias: bool = True
 
+    def sample_ndim(self) -> int | None:
+        return 1  # as a first layer, x is one point [x1, x2, …] or a batch of them
+
     def parameters(self) -> list[Param]:
         weight = Param("weight", (self.out_features, self.in_features))
         return [weight, Param("bias", (self.out_features,))] if self.bias else [weight]
