@@ -7,17 +7,33 @@ layer 0 inside residual block 1 is `["body", "network", "layers", 1, "layers", 0
 """
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from pydantic import BaseModel
+
 from service.config import Settings
-from service.engines.layers import Layer, Param, sequence
+from service.engines.layers import KINDS, Layer, Param, sequence
 from service.engines.layers.base import Shape, shape_text
 from service.errors import ErrorItem, InvalidRequest, LimitExceeded, Loc
 
 LAYERS: Loc = ("body", "network", "layers")
 # The options that size a layer's arrays; each is bounded by GRADIENT_SERVICE_MAX_WIDTH.
 WIDTHS = ("in_features", "out_features", "in_channels", "out_channels", "num_features")
+
+
+def spec(model: BaseModel) -> Layer:
+    """The engine-side layer for a validated layer model (`service.schemas.layers`): the same
+    kind, the same options; a block's layers in turn."""
+    options = {}
+    for name, value in model:
+        if name != "type":
+            options[name] = specs(value) if name == "layers" else value
+    return KINDS[model.type](**options)  # type: ignore[attr-defined]
+
+
+def specs(models: Sequence[BaseModel]) -> tuple[Layer, ...]:
+    return tuple(spec(model) for model in models)
 
 
 def layer_loc(path: tuple[int, ...], option: str | None = None) -> Loc:
@@ -148,4 +164,4 @@ def walk_at(layers: tuple[Layer, ...], path: tuple[int, ...]) -> Layer:
     return layer
 
 
-__all__ = ["Shapes", "check_layers", "layer_loc", "sample_ndim", "shape_text", "walk"]
+__all__ = ["Shapes", "check_layers", "layer_loc", "sample_ndim", "shape_text", "specs", "walk"]

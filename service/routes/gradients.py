@@ -99,26 +99,25 @@ def engine_json(result: EngineResult, single: bool) -> dict[str, Any]:
 
 
 def trace_json(step: TraceStep, single: bool) -> dict[str, Any]:
+    """One layer's values, named as the derivation names them: a linear layer maps its input to
+    z, an activation maps z to a; any other kind maps input to output."""
+
     def values(array: np.ndarray) -> np.ndarray:
         return per_point(array, single)
 
-    if step.layer.kind == "linear":
-        return {
-            "index": step.index,
-            "type": "linear",
-            "input": values(step.input),
-            "z": values(step.output),
-            "grad_z": values(step.grad_output),
-            "grad_input": values(step.grad_input),
-        }
-    return {
-        "index": step.index,
-        "type": step.layer.kind,
-        "z": values(step.input),
-        "a": values(step.output),
-        "grad_a": values(step.grad_output),
-        "grad_z": values(step.grad_input),
-    }
+    kind = step.layer.kind
+    if kind == "linear":
+        names = ("input", "z", "grad_z", "grad_input")
+    elif step.layer.elementwise:
+        names = ("z", "a", "grad_a", "grad_z")
+    else:
+        names = ("input", "output", "grad_output", "grad_input")
+    arrays = (step.input, step.output, step.grad_output, step.grad_input)
+    out: dict[str, Any] = {"index": step.index, "type": kind}
+    out |= {name: values(array) for name, array in zip(names, arrays, strict=True)}
+    if step.extras:
+        out["values"] = dict(step.extras)
+    return out
 
 
 def report_json(report: Report, prepared: Prepared, trace: bool) -> dict[str, Any]:

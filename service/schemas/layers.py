@@ -1,16 +1,15 @@
 """The layers a network may hold: torch.nn's names, defaults and options, one model per kind.
 
-Each model's fields are the engine-side layer kind's (`service.engines.layers`), so `specs()`
-turns a validated network into what the engines take with one generic rule. Adding a kind: its
-engine module, then its model here, in `LayerModel`'s union.
+Each model's fields are the engine-side layer kind's (`service.engines.layers`), with the same
+names and defaults, so one generic rule (`service.network.specs`) turns a validated network into
+what the engines take. Adding a kind: its engine module, then its model here, in `LayerModel`.
+This module needs pydantic only (the client imports it).
 """
 
-from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.engines.layers import KINDS, Layer
 from service.schemas.constraints import (
     Axis,
     Count,
@@ -208,17 +207,3 @@ LayerModel = Annotated[
     Field(discriminator="type"),
 ]
 Residual.model_rebuild()
-
-
-def spec(model: Strict) -> Layer:
-    """The engine-side layer for a validated layer model: the same kind, the same options."""
-    options = {}
-    for name, value in model:
-        if name == "type":
-            continue
-        options[name] = specs(value) if name == "layers" else value
-    return KINDS[model.type](**options)  # type: ignore[attr-defined]
-
-
-def specs(models: Sequence[Strict]) -> tuple[Layer, ...]:
-    return tuple(spec(model) for model in models)
