@@ -6,7 +6,7 @@ what the engines take. Adding a kind: its engine module, then its model here, in
 This module needs pydantic only (the client imports it).
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
