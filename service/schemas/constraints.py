@@ -45,20 +45,32 @@ def _as_pair(value: int | tuple[int, int]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else value
 
 
-def int_or_tuple(item: Any, length: int | None) -> Any:
-    """An int, or an array of `length` ints (any length from 1 if None), read as a tuple."""
-    bounds = Field(min_length=length or 1, max_length=length or 8)
-    sequence = Annotated[tuple[item, ...], bounds, BeforeValidator(_as_tuple)]
-    return Annotated[
-        Annotated[item, Tag("int")] | Annotated[sequence, Tag("sequence")],
-        Discriminator(_int_or_sequence),
-    ]
+def _as_sizes(value: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (value,) if isinstance(value, int) else value
 
 
 # An int, or a pair [height, width], as torch's 2-D layers take them; always a pair once read.
-CountPair = Annotated[int_or_tuple(Count, 2), AfterValidator(_as_pair)]
-NaturalPair = Annotated[int_or_tuple(Natural, 2), AfterValidator(_as_pair)]
+CountPair = Annotated[
+    Annotated[Count, Tag("int")]
+    | Annotated[tuple[Count, Count], BeforeValidator(_as_tuple), Tag("sequence")],
+    Discriminator(_int_or_sequence),
+    AfterValidator(_as_pair),
+]
+NaturalPair = Annotated[
+    Annotated[Natural, Tag("int")]
+    | Annotated[tuple[Natural, Natural], BeforeValidator(_as_tuple), Tag("sequence")],
+    Discriminator(_int_or_sequence),
+    AfterValidator(_as_pair),
+]
 # A shape: an int n for [n], or a list of sizes, as nn.LayerNorm takes it; a tuple once read.
 Sizes = Annotated[
-    int_or_tuple(Count, None), AfterValidator(lambda v: (v,) if isinstance(v, int) else v)
+    Annotated[Count, Tag("int")]
+    | Annotated[
+        tuple[Count, ...],
+        Field(min_length=1, max_length=8),
+        BeforeValidator(_as_tuple),
+        Tag("sequence"),
+    ],
+    Discriminator(_int_or_sequence),
+    AfterValidator(_as_sizes),
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from service.engines.layers.base import Array, Cache, Layer, Param, Shape, ShapeError
 
@@ -42,7 +42,10 @@ def buffers(layers: Layers) -> list[Param]:
     return [p for i, layer in enumerate(layers) for p in prefixed(i, layer.buffers())]
 
 
-def own(index: int, values: Mapping[str, Array]) -> dict[str, Array]:
+V = TypeVar("V")  # an array, NumPy's or torch's
+
+
+def own(index: int, values: Mapping[str, V]) -> dict[str, V]:
     """Layer `index`'s entries of `values`, by their local names."""
     prefix = f"{index}."
     return {name[len(prefix) :]: v for name, v in values.items() if name.startswith(prefix)}
