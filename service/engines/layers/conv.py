@@ -64,7 +64,8 @@ class Conv2d(Layer):
         check_rank(self.kind, shape, expected, "in_channels")
         if shape[0] != self.in_channels:
             raise ShapeError(
-                f"{self.kind} takes {expected} but gets {shape_text(shape)}: {shape[0]} channels",
+                f"{self.kind} takes {expected} but gets {shape_text(shape)}, whose first axis "
+                f"(the channels) is {shape[0]}",
                 "in_channels",
             )
         return (self.out_channels, *self.output_size(shape))

@@ -47,13 +47,13 @@ def output_size(
     padded = (height + 2 * padding[0], width + 2 * padding[1])
     spans = (span(kernel[0], dilation[0]), span(kernel[1], dilation[1]))
     if spans[0] > padded[0] or spans[1] > padded[1]:
-        reach = f"{spans[0]}×{spans[1]}"
+        window = f"kernel_size {kernel}"
         if dilation != (1, 1):
-            reach += f" with dilation {dilation}"
+            window += f" with dilation {dilation} spans {spans[0]}×{spans[1]}, which"
         raise ShapeError(
-            f"{kind}'s kernel_size {kernel} spans {reach}, more than its input "
-            f"{shape_text(shape)} padded by {padding} to {padded[0]}×{padded[1]}: the window "
-            "must fit in the padded input at least once",
+            f"{kind}'s {window} is larger than its input {shape_text(shape)} padded by "
+            f"{padding} to {padded[0]}×{padded[1]}: the window must fit in the padded input "
+            "at least once",
             "kernel_size",
         )
     return (
