@@ -93,8 +93,11 @@ class MaxPool2d(Pool2d):
         entries = self.entries(self.output_size(x.shape[1:]))
         windows = np.stack([xp[at] for at in entries])
         out = windows.max(axis=0)
-        hits = windows == out
-        first = hits & (np.cumsum(hits, axis=0) == 1)  # torch's scan keeps the first maximum
+        first = np.empty(windows.shape, dtype=bool)
+        found = np.zeros(out.shape, dtype=bool)  # windows whose maximum is already taken
+        for k, entry in enumerate(windows):  # torch's scan: the first entry equal to the max
+            first[k] = (entry == out) & ~found
+            found |= first[k]
         return out, MaxPoolCache(xp.shape, windows, first, entries)
 
     def backward(self, grad: Array, cache: MaxPoolCache) -> tuple[Array, dict[str, Array]]:
