@@ -23,8 +23,8 @@ from service.engines.layers.windows import (
     Index,
     Pair,
     check_rank,
-    output_size,
     pad,
+    positions,
     unpad,
     window_entries,
 )
@@ -72,7 +72,7 @@ class Conv2d(Layer):
 
     def output_size(self, shape: Shape) -> Pair:
         """(oh, ow): the window positions on one sample [C, H, W]."""
-        return output_size(
+        return positions(
             self.kind, shape, self.kernel_size, self.stride, self.padding, self.dilation
         )
 

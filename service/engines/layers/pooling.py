@@ -21,8 +21,8 @@ from service.engines.layers.windows import (
     Index,
     Pair,
     check_rank,
-    output_size,
     pad,
+    positions,
     unpad,
     window_entries,
 )
@@ -61,7 +61,7 @@ class Pool2d(Layer):
 
     def output_size(self, shape: Shape) -> Pair:
         """(oh, ow): the window positions on one sample [C, H, W]."""
-        return output_size(self.kind, shape, self.kernel_size, self.step, self.padding, NO_DILATION)
+        return positions(self.kind, shape, self.kernel_size, self.step, self.padding, NO_DILATION)
 
     def cost(self, shape: Shape) -> int:
         """One read per window entry."""

@@ -38,11 +38,11 @@ def check_rank(kind: str, shape: Shape, expected: str, field: str) -> None:
         )
 
 
-def output_size(
+def positions(
     kind: str, shape: Shape, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair
 ) -> Pair:
-    """(oh, ow) for one sample [C, H, W]; a ShapeError naming `kernel_size` if the window
-    does not fit in the padded input even once."""
+    """(oh, ow): the window's positions on one sample [C, H, W]; a ShapeError naming
+    `kernel_size` if the window does not fit in the padded input even once."""
     _, height, width = shape
     padded = (height + 2 * padding[0], width + 2 * padding[1])
     spans = (span(kernel[0], dilation[0]), span(kernel[1], dilation[1]))
