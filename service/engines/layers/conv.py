@@ -120,7 +120,7 @@ class Conv2d(Layer):
     def backward(self, grad: Array, cache: ConvCache) -> tuple[Array, dict[str, Array]]:
         n, _, oh, ow = grad.shape
         g = grad.reshape(n, self.out_channels, oh * ow)  # dL/dout_n, one row per out channel
-        dw2 = np.matmul(g, cache.cols.transpose(0, 2, 1)).sum(axis=0)  # Σ_n dout_n · cols_nᵀ
+        dw2 = weight_gradient(g, cache.cols)  # dL/dW₂ = Σ_n dout_n · cols_nᵀ
         gradients = {"weight": dw2.reshape(self.out_channels, self.in_channels, *self.kernel_size)}
         if self.bias:
             gradients["bias"] = grad.sum(axis=(0, 2, 3))  # dL/db = Σ dL/dout
@@ -130,3 +130,14 @@ class Conv2d(Layer):
         for k, at in enumerate(cache.entries):  # col2im: each entry back where it was read
             dxp[at] += dcols[:, :, k]
         return unpad(dxp, self.padding), gradients
+
+
+def weight_gradient(g: Array, cols: Array) -> Array:
+    """Σ_n g_n · cols_nᵀ for g [N, out, oh·ow] and cols [N, in·kh·kw, oh·ow]. With many window
+    positions, one product per sample, summed: its [N, out, in·kh·kw] stack is no larger than
+    cols. With few, that stack would outgrow cols (and take 50× longer on a 1×1 output): one
+    product over the whole batch, from copies of g and cols laid out for it."""
+    _, out_channels, per_sample = g.shape  # per_sample: window positions, oh·ow
+    if out_channels <= per_sample:
+        return np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0)
+    return np.tensordot(g, cols, axes=([0, 2], [0, 2]))

@@ -4,8 +4,8 @@ A window of kh × kw entries, `dilation` apart, slides over the padded input by 
 stopping at the last position that fits (torch's floor mode). Entry (i, j) of every window at
 once is one strided slice of the padded input, so a layer loops over the kh × kw kernel
 offsets, each step vectorised over the batch, the channels and the window positions:
-gathering the slices builds the windows (im2col), adding into them scatters gradients back
-(col2im).
+reading the slices gathers the windows (im2col); adding gradients into the same slices sends
+each back to the input entry it came from (col2im).
 """
 
 from __future__ import annotations

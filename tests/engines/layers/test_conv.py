@@ -57,7 +57,8 @@ CASES: list[tuple[dict[str, Any], tuple[int, int, int]]] = [
     ),
     # stride past the kernel: some inputs are in no window and get no gradient
     ({"in_channels": 2, "out_channels": 2, "kernel_size": (2, 2), "stride": (3, 3)}, (2, 8, 8)),
-    # a kernel as large as the padded input: one output position
+    # a kernel as large as the padded input: one output position, fewer than out_channels
+    # (conv.weight_gradient's whole-batch product)
     ({"in_channels": 1, "out_channels": 2, "kernel_size": (5, 4), "padding": (1, 0)}, (1, 3, 4)),
 ]
 IDS = [f"case{i}" for i in range(len(CASES))]
