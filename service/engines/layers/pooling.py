@@ -74,8 +74,7 @@ class Pool2d(Layer):
 @dataclass(frozen=True)
 class MaxPoolCache:
     padded_shape: tuple[int, ...]  # xp's [N, C, Hp, Wp]
-    windows: Array  # [kh·kw, N, C, oh, ow]: entry k of every window, −inf for padding
-    first: Array  # the same shape, True at the entry that takes each window's gradient
+    first: Array  # [kh·kw, N, C, oh, ow]: True where entry k is the window's (first) maximum
     entries: list[Index]  # where entry k of every window sits in xp
 
 
@@ -88,29 +87,36 @@ class MaxPool2d(Pool2d):
 
         return F.max_pool2d(x, self.kernel_size, self.step, self.padding)
 
+    def padded(self, x: Array) -> Array:
+        return pad(x, self.padding, -math.inf)  # padding never wins
+
     def forward(self, x: Array, params: Mapping[str, Array]) -> tuple[Array, MaxPoolCache]:
-        xp = pad(x, self.padding, -math.inf)  # padding never wins
+        xp = self.padded(x)
         entries = self.entries(self.output_size(x.shape[1:]))
-        windows = np.stack([xp[at] for at in entries])
-        out = windows.max(axis=0)
-        first = np.empty(windows.shape, dtype=bool)
+        out = xp[entries[0]].copy()  # each window's maximum, one kernel offset at a time
+        for at in entries[1:]:
+            np.maximum(out, xp[at], out=out)
+        first = np.empty((len(entries), *out.shape), dtype=bool)
         found = np.zeros(out.shape, dtype=bool)  # windows whose maximum is already taken
-        for k, entry in enumerate(windows):  # torch's scan: the first entry equal to the max
-            first[k] = (entry == out) & ~found
+        for k, at in enumerate(entries):  # torch's scan: the first entry equal to the max wins
+            first[k] = (xp[at] == out) & ~found
             found |= first[k]
-        return out, MaxPoolCache(xp.shape, windows, first, entries)
+        return out, MaxPoolCache(xp.shape, first, entries)
 
     def backward(self, grad: Array, cache: MaxPoolCache) -> tuple[Array, dict[str, Array]]:
         dxp = np.zeros(cache.padded_shape, dtype=grad.dtype)
+        routed = np.empty_like(grad)
         for k, at in enumerate(cache.entries):
-            dxp[at] += grad * cache.first[k]  # dL/dout goes to the window's maximum alone
+            np.multiply(grad, cache.first[k], out=routed)  # dL/dout to the window's max alone
+            dxp[at] += routed
         return unpad(dxp, self.padding), {}
 
     def kinks(self, x: Array, cache: MaxPoolCache) -> Kinks:
         """How far each input entry is from a tie that changes which entry is a window's
         maximum: for the maximum, its lead over the runner-up; for another entry, how far it is
         below the maximum. The nearest over the windows that hold the entry; inf in none."""
-        windows = cache.windows.astype(np.float64)
+        xp = self.padded(x.astype(np.float64))
+        windows = np.stack([xp[at] for at in cache.entries])  # [kh·kw, N, C, oh, ow]
         top = windows.max(axis=0)
         runner_up = np.partition(windows, -2, axis=0)[-2] if len(windows) > 1 else -math.inf
         gap = np.where(cache.first, top - runner_up, top - windows)
