@@ -16,7 +16,10 @@ from service.engines.layers.activations import (
     Tanh,
 )
 from service.engines.layers.base import Kinks, Layer, Param, Shape, ShapeError
+from service.engines.layers.conv import Conv2d
+from service.engines.layers.flatten import Flatten
 from service.engines.layers.linear import Linear
+from service.engines.layers.pooling import AvgPool2d, MaxPool2d
 
 KINDS: dict[str, type[Layer]] = {
     kind.kind: kind
@@ -31,6 +34,10 @@ KINDS: dict[str, type[Layer]] = {
         Softplus,
         GELU,
         SiLU,
+        Conv2d,
+        MaxPool2d,
+        AvgPool2d,
+        Flatten,
     )
 }
 

@@ -55,6 +55,9 @@ class Conv2d(Layer):
     dilation: Pair = (1, 1)
     bias: bool = True
 
+    def sample_ndim(self) -> int | None:
+        return 3  # [C, H, W]
+
     def parameters(self) -> list[Param]:
         weight = Param("weight", (self.out_channels, self.in_channels, *self.kernel_size))
         return [weight, Param("bias", (self.out_channels,))] if self.bias else [weight]

@@ -42,6 +42,9 @@ class Pool2d(Layer):
     stride: Pair | None = None
     padding: Pair = (0, 0)
 
+    def sample_ndim(self) -> int | None:
+        return 3  # [C, H, W]
+
     @property
     def step(self) -> Pair:
         """The stride; None means the kernel's size: windows side by side."""
