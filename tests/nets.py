@@ -60,24 +60,44 @@ def random_problem(
     return Problem(specs, weights, x, y, LOSSES[loss]())
 
 
+class Residual(torch.nn.Sequential):
+    """x + f(x): a residual block as a torch user writes one."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + super().forward(x)
+
+
+TORCH_MODULES: dict[str, type[torch.nn.Module]] = {
+    "linear": torch.nn.Linear,
+    "identity": torch.nn.Identity,
+    "sigmoid": torch.nn.Sigmoid,
+    "tanh": torch.nn.Tanh,
+    "relu": torch.nn.ReLU,
+    "leaky_relu": torch.nn.LeakyReLU,
+    "elu": torch.nn.ELU,
+    "softplus": torch.nn.Softplus,
+    "gelu": torch.nn.GELU,
+    "silu": torch.nn.SiLU,
+    "conv2d": torch.nn.Conv2d,
+    "max_pool2d": torch.nn.MaxPool2d,
+    "avg_pool2d": torch.nn.AvgPool2d,
+    "flatten": torch.nn.Flatten,
+    "batch_norm1d": torch.nn.BatchNorm1d,
+    "batch_norm2d": torch.nn.BatchNorm2d,
+    "layer_norm": torch.nn.LayerNorm,
+    "dropout": torch.nn.Dropout,
+    "softmax": torch.nn.Softmax,
+    "log_softmax": torch.nn.LogSoftmax,
+}
+
+
 def torch_module(layer: dict[str, Any]) -> torch.nn.Module:
     """The torch.nn module a layer of the contract names, built the way a torch user would."""
     kind = layer["type"]
     args = {k: v for k, v in layer.items() if k != "type"}
-    if kind == "linear":
-        return torch.nn.Linear(**args)
-    names = {
-        "identity": torch.nn.Identity,
-        "sigmoid": torch.nn.Sigmoid,
-        "tanh": torch.nn.Tanh,
-        "relu": torch.nn.ReLU,
-        "leaky_relu": torch.nn.LeakyReLU,
-        "elu": torch.nn.ELU,
-        "softplus": torch.nn.Softplus,
-        "gelu": torch.nn.GELU,
-        "silu": torch.nn.SiLU,
-    }
-    return names[kind](**args)
+    if kind == "residual":
+        return Residual(*(torch_module(inner) for inner in args["layers"]))
+    return TORCH_MODULES[kind](**args)
 
 
 def torch_sequential(layers: list[dict[str, Any]]) -> torch.nn.Sequential:
