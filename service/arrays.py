@@ -36,7 +36,8 @@ from service.config import Settings, limit_msg
 CHUNK = 16_384  # numbers per NumPy call: ~0.1 ms each, so the GIL changes hands often
 NUMBERS = frozenset({int, float})  # JSON numbers; `true` is a bool, refused like any non-number
 FLOAT64_MAX = float(np.finfo(np.float64).max)
-EMPTY = np.empty(0)  # stands in for an array whose errors went uncounted (the request fails)
+EMPTY = np.empty(0)  # stands in for an array whose errors went unreported (the request fails)
+NONE_BAD = np.empty(0, dtype=np.intp)
 
 
 @dataclass
@@ -126,7 +127,8 @@ def fill(values: list[Any], out: np.ndarray) -> np.ndarray:
         for i, value in enumerate(chunk, start):
             fits = type(value) in NUMBERS and abs(value) <= FLOAT64_MAX
             out[i] = value if fits else np.nan
-    return np.flatnonzero(~np.isfinite(out))
+    finite = np.isfinite(out)
+    return NONE_BAD if finite.all() else np.flatnonzero(~finite)
 
 
 def fill_rows(

@@ -1,5 +1,11 @@
 """JSON in and out, fast and strict: orjson both ways, NumPy arrays serialised natively.
 
+A body is refused before it is read if it is not plain JSON (a 415 for another Content-Type or
+any Content-Encoding) or too large (`BodyLimit`, a 413), and before it is parsed if it holds too
+many arrays and objects (each costs memory and time in the parser: a 413). A large body is then
+parsed and validated in a worker thread, its arrays converted by NumPy (service.arrays), so that
+the event loop goes on answering others.
+
 orjson refuses `NaN`/`Infinity` tokens and numbers that overflow (`1e400`). Only when it refuses
 a body do we parse it again with the lenient standard library, so that pydantic can point at the
 exact field holding the non-finite number (a 422) rather than a character offset (a 400).
@@ -191,7 +197,7 @@ class UnsupportedMediaType(HTTPException):
         ctx = {"expected": "application/json", "got": content_type and content_type[:100]}
         detail = [{"type": "unsupported_media_type", "loc": ["header", "Content-Type"],
                    "msg": msg, "ctx": ctx}]  # fmt: skip
-        super().__init__(415, detail)
+        super().__init__(415, detail, headers=CLOSE)  # the body, if any, is left unread
 
 
 class UnsupportedEncoding(HTTPException):
@@ -202,7 +208,7 @@ class UnsupportedEncoding(HTTPException):
         )
         detail = [{"type": "unsupported_content_encoding", "loc": ["header", "Content-Encoding"],
                    "msg": msg, "ctx": {"expected": "identity", "got": encoding[:100]}}]  # fmt: skip
-        super().__init__(415, detail, headers=CLOSE)
+        super().__init__(415, detail, headers=CLOSE)  # the body is left unread
 
 
 class BodyTimeout(HTTPException):

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+from service.compute import REFERENCE
 from service.engines import Problem
 from service.errors import ErrorItem, InvalidRequest, Loc
 from service.models import Linear
@@ -47,9 +48,9 @@ class GradientsAnswer:
     """A POST /gradients answer: the options that size it, and the problem's shapes."""
 
     encoding: str
-    engines: tuple[str, ...]  # the reference first
+    engines: tuple[str, ...]  # as asked for, the reference first
     learning_rate: bool
-    trace: bool
+    trace: bool  # the manual engine's: it runs whether asked for or not
     dtype: str
     batch: int
     widths: tuple[int, ...]  # x's, then every layer's output
@@ -62,7 +63,7 @@ class GradientsAnswer:
     ) -> "GradientsAnswer":
         return cls(
             encoding=encoding,
-            engines=tuple(engines),
+            engines=tuple(dict.fromkeys([REFERENCE, *engines])),
             learning_rate=learning_rate,
             trace=trace,
             dtype=problem.dtype.name,
@@ -75,37 +76,35 @@ class GradientsAnswer:
     @property
     def size(self) -> int:
         """Every engine's prediction, input gradient, gradients (and updated weights), the
-        reference's once more at the top (base64 writes a shared array once), the trace."""
-        engines = len(self.engines)
+        reference's once more at the top, and the trace."""
+        engines = set(self.engines) | ({"manual"} if self.trace else set())
+        copies = len(engines) + 1
         weights = self.parameters * (2 if self.learning_rate else 1)
-        weight_copies = engines if self.encoding == "base64" else engines + 1
-        values = (engines + 1) * self.batch * (self.widths[0] + self.widths[-1])
-        values += weight_copies * weights
-        arrays = (engines + 1) * (2 + self.names * (2 if self.learning_rate else 1))
+        values = copies * (self.batch * (self.widths[0] + self.widths[-1]) + weights)
+        arrays = copies * (2 + self.names * (2 if self.learning_rate else 1))
         if self.trace:  # per layer 4 arrays: input, output and their gradients
             pairs = zip(self.widths, self.widths[1:], strict=False)
             values += sum(2 * self.batch * (a + b) for a, b in pairs)
             arrays += 4 * (len(self.widths) - 1)
         number = number_bytes(self.dtype, self.encoding)
-        named = NAMED_BYTES * self.names * engines
+        named = NAMED_BYTES * self.names * copies
         return math.ceil(values * number) + ARRAY_BYTES * arrays + named + FIXED_BYTES
 
     def smaller(self) -> list[tuple[str, "GradientsAnswer"]]:
         """Each option that makes the answer smaller, as a request writes it; then all of them."""
-        options = []
+        changes: list[tuple[str, dict[str, Any]]] = []
         if self.encoding == "json":
-            options.append(('"encoding": "base64"', replace(self, encoding="base64")))
+            changes.append(('"encoding": "base64"', {"encoding": "base64"}))
         if self.trace:
-            options.append(('no "trace"', replace(self, trace=False)))
+            changes.append(('no "trace"', {"trace": False}))
         if self.learning_rate:
-            options.append(('no "learning_rate"', replace(self, learning_rate=False)))
+            changes.append(('no "learning_rate"', {"learning_rate": False}))
         if len(self.engines) > 1:
-            options.append(('"engines": ["autograd"]', replace(self, engines=self.engines[:1])))
-        if len(options) > 1:
-            least = replace(
-                self, encoding="base64", trace=False, learning_rate=False, engines=self.engines[:1]
-            )
-            options.append((", ".join(text for text, _ in options), least))
+            changes.append(('"engines": ["autograd"]', {"engines": self.engines[:1]}))
+        options = [(text, replace(self, **change)) for text, change in changes]
+        if len(changes) > 1:
+            together = {key: value for _, change in changes for key, value in change.items()}
+            options.append((", ".join(text for text, _ in changes), replace(self, **together)))
         return options
 
 

@@ -65,9 +65,8 @@ async def gradients(body: GradientsRequest, settings: SettingsDep) -> JSONRespon
     engines = [*body.engines, *(["manual"] if body.trace else [])]  # the trace is manual's
     prepared = prepare(body, settings, engines, body.learning_rate, body.numeric)
     answer = GradientsAnswer.of(
-        prepared.problem, list(prepared.engines), body.encoding, body.learning_rate is not None,
-        body.trace,
-    )  # fmt: skip
+        prepared.problem, body.engines, body.encoding, body.learning_rate is not None, body.trace
+    )
     check_gradients_answer(answer, settings.max_response_bytes)
     return await offload(prepared.cost, settings.inline_cost, respond, body, prepared)
 
