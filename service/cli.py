@@ -55,7 +55,12 @@ def shared_metrics_dir(workers: int) -> Iterator[None]:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """uvicorn with the service's protocol (service.protocol: bounded headers, dropped
+    non-readers, streams told of shutdown), and a graceful shutdown of at most SHUTDOWN_GRACE
+    seconds: what is still running then is cancelled."""
     import uvicorn
+
+    from service.config import get_settings
 
     os.environ["LOG_LEVEL"] = args.log_level  # the workers' access log level
     for blas in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -66,6 +71,8 @@ def serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            http="service.protocol:GuardedHttpToolsProtocol",
+            timeout_graceful_shutdown=get_settings().shutdown_grace,  # type: ignore[arg-type]
             log_level=args.log_level,
             log_config=uvicorn_log_config(),
             access_log=False,  # the service writes its own, as JSON

@@ -20,6 +20,22 @@ class Settings(BaseSettings):
     body_timeout: PositiveFloat = Field(
         30.0, description="seconds for the whole body to arrive once the headers have"
     )
+    max_header_bytes: PositiveInt = Field(
+        64 * 1024, description="largest request line and headers (a 431), with `serve`"
+    )
+    header_timeout: PositiveFloat = Field(
+        10.0, description="seconds for the headers to arrive (a 408), with `serve`"
+    )
+    send_timeout: PositiveFloat = Field(
+        30.0,
+        description="seconds a client may leave its answer unread before it is dropped, "
+        "with `serve`",
+    )
+    shutdown_grace: PositiveFloat = Field(
+        10.0,
+        description="seconds a graceful shutdown waits for requests in flight (a /train "
+        "stream ends at once, with a last line), with `serve`",
+    )
     max_layers: PositiveInt = Field(64, description="most layers in a network")
     max_width: PositiveInt = Field(4096, description="widest in_features/out_features")
     max_parameters: PositiveInt = Field(2_000_000, description="most parameters in a network")
@@ -33,7 +49,21 @@ class Settings(BaseSettings):
         "784-256-256-10 at batch 1 is 1.35e9)",
     )
     max_training_cost: PositiveInt = Field(
-        20_000_000, description="most epochs × samples × parameters in one POST /train"
+        30_000_000_000,
+        description="most work in one POST /train, in units of one sample × one parameter "
+        "(~4 ns on one core: ~2 minutes); every step also costs a fixed amount (training.py)",
+    )
+    max_json_containers: PositiveInt = Field(
+        200_000,
+        description="most arrays and objects in a body, counted before it is parsed (a 413)",
+    )
+    max_response_bytes: PositiveInt = Field(
+        64 * 1024 * 1024,
+        description="largest answer, estimated from the problem before any work (a 422 that "
+        "says how to ask for less)",
+    )
+    max_errors: PositiveInt = Field(
+        25, description="most items in an error list; one more item counts the rest"
     )
 
     # Default tolerances for `agree`, per dtype: |engine − reference| ≤ atol + rtol·|reference|.
@@ -51,6 +81,11 @@ class Settings(BaseSettings):
     # need the header `X-API-Key`. CORS is off unless origins are listed (a JSON list in the env).
     api_key: SecretStr | None = Field(None, min_length=1, description="required as X-API-Key")
     cors_origins: list[str] = Field([], description="origins a browser may call the API from")
+
+
+def limit_msg(what: str, asked: int, value: int, limit: str) -> str:
+    """How every refusal over a limit reads: what was asked, the limit, its setting."""
+    return f"{what} is {asked:,}, above the limit of {value:,} (GRADIENT_SERVICE_{limit.upper()})"
 
 
 @lru_cache

@@ -14,6 +14,8 @@ with the same shape and a fixed message: the traceback goes to the log, never to
 Each detail item is `{"type", "loc", "msg"}` (FastAPI's format), `loc` a path into the request
 such as `["body", "weights", "0.weight"]`. Pydantic's errors are reshaped to the same format;
 inputs are echoed only when they are small scalars, so nothing non-finite or huge goes back out.
+A list holds at most `Settings.max_errors` items, then one (`too_many_errors`) that counts the
+rest: a request cannot make its answer larger than itself by being wrong in many places.
 """
 
 import math
@@ -25,7 +27,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.http import JSONResponse
+from service.config import limit_msg
+from service.http import InvalidBody, JSONResponse
 
 Loc = tuple[str | int, ...]
 
@@ -47,9 +50,11 @@ class ErrorItem:
 class ServiceError(Exception):
     status_code = 400
 
-    def __init__(self, errors: Sequence[ErrorItem]) -> None:
+    def __init__(self, errors: Sequence[ErrorItem], omitted: int = 0) -> None:
+        """`omitted`: how many more errors were found and left out of `errors`."""
         super().__init__("; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors))
         self.errors = list(errors)
+        self.omitted = omitted
 
 
 class InvalidRequest(ServiceError):
@@ -58,9 +63,7 @@ class InvalidRequest(ServiceError):
 
 class LimitExceeded(InvalidRequest):
     def __init__(self, loc: Loc, limit: str, value: int, asked: int, what: str) -> None:
-        msg = (
-            f"{what} is {asked:,}, above the limit of {value:,} (GRADIENT_SERVICE_{limit.upper()})"
-        )
+        msg = limit_msg(what, asked, value, limit)
         ctx = {"limit": limit, "value": value, "asked": asked}
         super().__init__([ErrorItem(loc, msg, "limit_exceeded", ctx)])
 
@@ -74,11 +77,6 @@ class NonFiniteResult(InvalidRequest):
         super().__init__([ErrorItem(("body",), msg, "non_finite_result", {"quantity": quantity})])
 
 
-def _text(value: str) -> str:
-    """A string that is safe to encode as UTF-8 (a lone surrogate in a key would not be)."""
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def _echo(value: Any) -> Any:
     """A rejected input, echoed only when it is a small JSON-safe scalar."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -88,7 +86,7 @@ def _echo(value: Any) -> Any:
     if isinstance(value, bool | int | float) or value is None:
         return value
     if isinstance(value, str) and len(value) <= 100:
-        return _text(value)
+        return value
     return None
 
 
@@ -110,7 +108,7 @@ def _body_path(loc: Sequence[Any], body: Any, missing: bool) -> list[str | int]:
             node = node[part]
         elif not (last and missing):
             continue  # a tag pydantic adds to name the union member it tried
-        path.append(_text(part) if isinstance(part, str) else part)
+        path.append(part)
     return path
 
 
@@ -120,7 +118,7 @@ def validation_items(errors: Sequence[Any], body: Any) -> list[dict[str, Any]]:
         item: dict[str, Any] = {
             "type": error["type"],
             "loc": _body_path(error["loc"], body, error["type"] == "missing"),
-            "msg": _text(error["msg"]),
+            "msg": error["msg"],
         }
         echoed = _echo(error.get("input"))
         if echoed is not None:
@@ -132,17 +130,43 @@ def validation_items(errors: Sequence[Any], body: Any) -> list[dict[str, Any]]:
     return items
 
 
+def capped(items: list[dict[str, Any]], limit: int, omitted: int = 0) -> list[dict[str, Any]]:
+    """The first `limit` items, then one that says how many more were left out."""
+    rest = max(len(items) - limit, 0) + omitted
+    if rest <= 0:
+        return items
+    msg = (
+        f"{rest:,} more errors were found and left out: at most {limit:,} are listed "
+        "(GRADIENT_SERVICE_MAX_ERRORS); fix these and send the request again"
+    )
+    ctx = {"limit": "max_errors", "value": limit, "omitted": rest}
+    return [*items[:limit], {"type": "too_many_errors", "loc": ["body"], "msg": msg, "ctx": ctx}]
+
+
+def max_errors(request: Request) -> int:
+    limit: int = request.app.state.settings.max_errors
+    return limit
+
+
+# A 500 leaves the connection in an unknown state; uvicorn closes it, and the client is told so.
+CLOSE = {"Connection": "close"}
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": [e.as_json() for e in exc.errors]}, exc.status_code)
+        items = capped([e.as_json() for e in exc.errors], max_errors(request), exc.omitted)
+        return JSONResponse({"detail": items}, exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e["type"] == "json_invalid" for e in errors):
             return _malformed(errors)
-        return JSONResponse({"detail": validation_items(errors, exc.body)}, 422)
+        limit = max_errors(request)
+        items = validation_items(errors[:limit], exc.body)
+        omitted = len(errors) - len(items) + (exc.omitted if isinstance(exc, InvalidBody) else 0)
+        return JSONResponse({"detail": capped(items, limit, omitted)}, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -155,7 +179,8 @@ def install_handlers(app: FastAPI) -> None:
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         # Starlette re-raises `exc` after this answer, so uvicorn logs its traceback.
         msg = "an unexpected error on our side; it has been logged"
-        return JSONResponse({"detail": [{"type": "internal_error", "loc": [], "msg": msg}]}, 500)
+        detail = [{"type": "internal_error", "loc": [], "msg": msg}]
+        return JSONResponse({"detail": detail}, 500, headers=CLOSE)
 
 
 def _malformed(errors: Sequence[Any]) -> JSONResponse:

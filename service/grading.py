@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from service.arrays import Ragged
 from service.compare import Tolerance, distance
 
 Status = Literal["ok", "mismatch", "wrong_shape", "missing"]
@@ -72,17 +73,9 @@ class Grade:
         return [*self.quantities.values(), *self.gradients.values()]
 
 
-def nested_shape(value: Any) -> tuple[int, ...] | None:
-    """The shape of a nested list of numbers, or None if its rows differ in length or depth."""
-    if isinstance(value, np.ndarray):
-        return value.shape
-    if not isinstance(value, list):
-        return ()
-    shapes = {nested_shape(item) for item in value}
-    if len(shapes) > 1 or None in shapes:
-        return None
-    inner = shapes.pop() if shapes else ()
-    return (len(value), *inner)
+def candidate_shape(value: float | np.ndarray | Ragged) -> tuple[int, ...] | None:
+    """The shape of a candidate's number or array; None if its rows differ in length or depth."""
+    return None if isinstance(value, Ragged) else np.shape(value)
 
 
 def within(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
@@ -142,14 +135,18 @@ def shape_hint(values: np.ndarray | None, expected: np.ndarray, tol: Tolerance) 
 
 
 def grade_one(
-    candidate: Any, expected: np.ndarray, tol: Tolerance, max_mismatches: int, batch: int
+    candidate: float | np.ndarray | Ragged | None,
+    expected: np.ndarray,
+    tol: Tolerance,
+    max_mismatches: int,
+    batch: int,
 ) -> Finding:
     expected = np.asarray(expected, dtype=np.float64)
     entries = int(expected.size)
     if candidate is None:
         return Finding("missing", expected.shape, None, entries, 0)
-    shape = nested_shape(candidate)
-    values = None if shape is None else np.array(candidate, dtype=np.float64)
+    shape = candidate_shape(candidate)
+    values = None if shape is None else np.asarray(candidate, dtype=np.float64)
     if values is None or values.shape != expected.shape:
         hint = shape_hint(values, expected, tol)
         return Finding("wrong_shape", expected.shape, shape, entries, 0, hint=hint)

@@ -14,6 +14,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from service.jsonsafe import encodable
+
 LOGGER = "gradient_service"
 LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -29,7 +31,10 @@ class JSONFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:  # a lone surrogate from a client, in a message or a field
+            return orjson.dumps(encodable(entry), default=str).decode()
 
 
 class StderrHandler(logging.StreamHandler[TextIO]):

@@ -2,26 +2,47 @@
 
 Models are strict: numbers must be JSON numbers (`false` and `"1.0"` are not), non-finite
 numbers are refused wherever they appear, and unknown fields are errors, not silently ignored.
-Shapes, chaining and size limits need the whole request and are checked in `problem.py`.
+A request's arrays are validated by `service.arrays` into float64 NumPy arrays (the schema
+shows them as the JSON they are sent as); validated with a `Bounds` context, as the HTTP layer
+does, sizes are measured before anything is allocated and errors are capped. Shapes, chaining
+and the other limits need the whole request and are checked in `problem.py`.
 """
 
 from typing import Annotated, Any, Literal, Self
 
+import numpy as np
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    PlainSerializer,
+    PlainValidator,
     Tag,
     TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import TypeAliasType
 
 from service import seed
+from service.arrays import (
+    EMPTY,
+    Bounds,
+    Ragged,
+    any_nesting,
+    as_lists,
+    decode,
+    details,
+    number,
+    refuse,
+    vector_or_matrix,
+)
+from service.config import limit_msg
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Vector = list[Finite]
@@ -44,12 +65,32 @@ def _integral(value: Any) -> Any:
 Integral = BeforeValidator(_integral)
 
 
-class Base64Tensor(BaseModel):
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _few_unknown_fields(cls, data: Any, info: ValidationInfo) -> Any:
+        """Pydantic makes an error of every unknown field, each holding its value: past
+        max_errors of them only the first are made, and the rest counted."""
+        bounds = info.context
+        if not (isinstance(bounds, Bounds) and isinstance(data, dict)):
+            return data
+        unknown = [key for key in data if key not in cls.model_fields]
+        if len(unknown) <= bounds.max_errors:
+            return data
+        errors = [
+            InitErrorDetails(type="extra_forbidden", loc=(key,), input=data[key])
+            for key in unknown[: bounds.max_errors]
+        ]
+        refuse(bounds, errors, len(unknown))
+        return {key: value for key, value in data.items() if key in cls.model_fields}
+
+
+class Base64Tensor(Strict):
     """A compact array: little-endian bytes in row-major order, base64-encoded (like the Open
     Inference Protocol's binary tensors). Accepted wherever an array is; chosen for a response's
     arrays with `"encoding": "base64"`."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     shape: Annotated[
         list[Annotated[int, Field(ge=0, le=MAX_INTEGER), Integral]], Field(max_length=2)
@@ -86,8 +127,63 @@ TensorOrNumber = Annotated[
 ]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+# --- arrays in a request: validated by service.arrays with NumPy, documented as the unions above
+
+
+def _bounds(info: ValidationInfo) -> Bounds | None:
+    """The request's limits and error count; None when a model is built in Python."""
+    return info.context if isinstance(info.context, Bounds) else None
+
+
+def _base64(value: Any, bounds: Bounds | None) -> np.ndarray:
+    if not isinstance(value, Base64Tensor):
+        try:
+            value = Base64Tensor.model_validate(value, context=bounds)
+        except ValidationError as exc:
+            refuse(bounds, [details(error) for error in exc.errors()])
+            return EMPTY
+    return decode(tuple(value.shape), value.dtype, value.data_b64, bounds)
+
+
+def _tensor(value: Any, info: ValidationInfo) -> np.ndarray:
+    bounds = _bounds(info)
+    if isinstance(value, np.ndarray):  # from Python: a request built from another one's arrays
+        return value
+    if isinstance(value, dict | Base64Tensor):
+        return _base64(value, bounds)
+    if isinstance(value, list):
+        return vector_or_matrix(value, bounds)
+    refuse(bounds, [InitErrorDetails(type="list_type", loc=(), input=value)])
+    return EMPTY
+
+
+def _tensor_or_number(value: Any, info: ValidationInfo) -> np.ndarray | float:
+    if isinstance(value, int | float):
+        return number(value, _bounds(info))
+    array = _tensor(value, info)
+    return float(array) if array.ndim == 0 else array  # a base64 tensor of shape []
+
+
+def _candidate_array(value: Any, info: ValidationInfo) -> np.ndarray | Ragged:
+    bounds = _bounds(info)
+    if isinstance(value, np.ndarray | Ragged):
+        return value
+    if isinstance(value, dict | Base64Tensor):
+        return _base64(value, bounds)
+    if isinstance(value, list):
+        return any_nesting(value, bounds, MAX_CANDIDATE_DEPTH)
+    return np.asarray(number(value, bounds))
+
+
+def _array_field(validate: Any, schema: Any) -> tuple[PlainValidator, PlainSerializer]:
+    return (
+        PlainValidator(validate, json_schema_input_type=schema),
+        PlainSerializer(as_lists, return_type=schema),
+    )
+
+
+TensorIn = Annotated[np.ndarray, *_array_field(_tensor, Tensor)]
+TensorOrNumberIn = Annotated[np.ndarray | float, *_array_field(_tensor_or_number, TensorOrNumber)]
 
 
 # --- layers: torch.nn's names, defaults and maths ------------------------------------------
@@ -160,6 +256,20 @@ class Network(Strict):
         "2-10-10-1 sigmoid network.",
     )
 
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _at_most_max_layers(cls, layers: Any, info: ValidationInfo) -> Any:
+        """Counted before each layer is validated: 5 million junk layers would be 5 million
+        errors (problem.check_network checks it again for a network built in Python)."""
+        bounds = info.context
+        if isinstance(bounds, Bounds) and isinstance(layers, list):
+            limit, asked = bounds.max_layers, len(layers)
+            if asked > limit:
+                msg = limit_msg("the number of layers", asked, limit, "max_layers")
+                ctx = {"limit": "max_layers", "value": limit, "asked": asked}
+                raise PydanticCustomError("limit_exceeded", msg, ctx)
+        return layers
+
 
 class Tolerance(Strict):
     """`agree` holds where |engine − reference| ≤ atol + rtol·|reference| for every entry."""
@@ -197,7 +307,7 @@ class ProblemRequest(Strict):
     """What every endpoint that computes needs: the network, its weights, x, y, loss, dtype."""
 
     network: Network = Network()
-    weights: dict[str, Tensor] | None = Field(
+    weights: dict[str, TensorIn] | None = Field(
         None,
         description='Keyed like `nn.Sequential(...).state_dict()`: "0.weight" (out × in), '
         '"0.bias", "2.weight", … Default: initialised from `init_seed`.',
@@ -207,12 +317,12 @@ class ProblemRequest(Strict):
         description="Without `weights`: the weights `torch.manual_seed(init_seed)` then "
         "building the network gives.",
     )
-    x: Tensor | None = Field(
+    x: TensorIn | None = Field(
         None,
         description="One point `[x1, x2, …]` or a batch `[[…], …]`. Default: the seed's "
         "point [0.9861, 0.6680].",
     )
-    y: TensorOrNumber | None = Field(
+    y: TensorOrNumberIn | None = Field(
         None,
         description="The prediction's shape; a bare number for one point with one output. "
         "For cross_entropy, class indices: a bare integer for one point, [c1, c2, …] for a "
@@ -232,7 +342,7 @@ class ProblemRequest(Strict):
 class GradientsRequest(ProblemRequest):
     model_config = ConfigDict(json_schema_extra={"examples": [seed.request_body()]})
 
-    engines: Annotated[list[EngineName], Field(min_length=1)] = Field(
+    engines: Annotated[list[EngineName], Field(min_length=1, max_length=3)] = Field(
         ["autograd", "manual"],
         description="Which engines to run: autograd (torch), manual (NumPy backprop), numeric "
         "(central differences). autograd always runs: it is the reference.",
@@ -363,38 +473,17 @@ Nested = TypeAliasType(
     ],
 )
 
-MAX_CANDIDATE_DEPTH = 8  # the expected arrays have at most 2 dimensions; NumPy takes at most 64
-
-
-def _depth(value: Any) -> int:
-    """How deep lists nest in `value` (0 for a number), level by level, without recursion."""
-    depth, level = 0, [value]
-    while any(isinstance(node, list) for node in level):
-        depth += 1
-        level = [item for node in level if isinstance(node, list) for item in node]
-    return depth
-
-
-def _shallow(value: Any) -> Any:
-    depth = _depth(value)
-    if depth > MAX_CANDIDATE_DEPTH:
-        raise PydanticCustomError(
-            "too_deep",
-            "lists nested {depth} deep; at most {limit} levels are read",
-            {"depth": depth, "limit": MAX_CANDIDATE_DEPTH},
-        )
-    return value
-
 
 def _nested_or_base64(value: Any) -> str:
     return "base64" if isinstance(value, dict | Base64Tensor) else "nested"
 
 
-CandidateArray = Annotated[
-    Annotated[Nested, AfterValidator(_shallow), Tag("nested")]
-    | Annotated[Base64Tensor, Tag("base64")],
+CandidateSchema = Annotated[
+    Annotated[Nested, Tag("nested")] | Annotated[Base64Tensor, Tag("base64")],
     Discriminator(_nested_or_base64),
 ]
+MAX_CANDIDATE_DEPTH = 8  # the expected arrays have at most 2 dimensions; NumPy takes at most 64
+CandidateArray = Annotated[np.ndarray | Ragged, *_array_field(_candidate_array, CandidateSchema)]
 
 
 class Candidate(Strict):
@@ -538,8 +627,8 @@ class GeneratedData(Strict):
 class GivenData(Strict):
     """Samples the caller sends: every row of x is one sample, y its target."""
 
-    x: Tensor = Field(description="[[x1, x2, …], …], one row per sample.")
-    y: TensorOrNumber | None = Field(
+    x: TensorIn = Field(description="[[x1, x2, …], …], one row per sample.")
+    y: TensorOrNumberIn | None = Field(
         None,
         description="The prediction's shape, [[y1], …]; class indices for cross_entropy. "
         "Default (sse and mse, one output): ½ Σ x² per sample.",
@@ -562,7 +651,7 @@ class TrainRequest(Strict):
     """SGD with both engines, each on its own weights. `{}` trains the assignment as written."""
 
     network: Network = Network()
-    weights: dict[str, Tensor] | None = Field(
+    weights: dict[str, TensorIn] | None = Field(
         None,
         description="The starting weights, keyed like `nn.Sequential(...).state_dict()`. "
         "Default: initialised from `init_seed`.",

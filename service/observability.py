@@ -139,8 +139,11 @@ def client_address(scope: Scope) -> str | None:
 
 
 def internal_error(rid: str) -> JSONResponse:
+    """The 500 for a bug. The error goes on up to uvicorn, which logs it and closes the
+    connection: `Connection: close` tells the client not to send another request on it."""
     msg = f"an unexpected error in the service; quote request ID {rid} when reporting it"
-    return JSONResponse({"detail": [{"type": "internal_error", "loc": [], "msg": msg}]}, 500)
+    detail = [{"type": "internal_error", "loc": [], "msg": msg}]
+    return JSONResponse({"detail": detail}, 500, headers={"Connection": "close"})
 
 
 class Observe:

@@ -6,14 +6,12 @@ here, and every finding names its field with a `loc` into the body. Checks that 
 """
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
-import pybase64
 
 from service import seed
 from service.compare import Tolerance
@@ -25,7 +23,7 @@ from service.engines.layers import KINDS, Layer, Param, sequence
 from service.engines.layers.linear import Linear
 from service.engines.losses import LOSSES
 from service.errors import ErrorItem, InvalidRequest, LimitExceeded, Loc
-from service.models import Base64Tensor, Candidate, NumericOptions, ProblemRequest
+from service.models import Candidate, NumericOptions, ProblemRequest
 from service.models import Layer as LayerModel
 from service.models import Tolerance as RequestTolerance
 
@@ -151,52 +149,7 @@ def input_width(layers: tuple[Layer, ...]) -> int | None:
 
 
 # --- arrays ------------------------------------------------------------------------------------
-
-
-def decode(tensor: Base64Tensor, loc: Loc) -> np.ndarray:
-    """A base64 tensor's values, checked for length and finiteness, as float64."""
-    itemsize = 8 if tensor.dtype == "float64" else 4
-    count = math.prod(tensor.shape)
-    try:
-        raw = pybase64.b64decode(tensor.data_b64, validate=True)
-    except ValueError:
-        raise InvalidRequest(
-            [ErrorItem((*loc, "data_b64"), "not valid base64", "base64_invalid")]
-        ) from None
-    if len(raw) != count * itemsize:
-        msg = (
-            f"shape {shape_text(tuple(tensor.shape))} needs {count:,} {tensor.dtype} values "
-            f"({count * itemsize:,} bytes); the data has {len(raw):,} bytes"
-        )
-        raise InvalidRequest([ErrorItem((*loc, "data_b64"), msg, "wrong_length")])
-    values = np.frombuffer(raw, dtype="<f8" if itemsize == 8 else "<f4").reshape(tensor.shape)
-    bad = np.argwhere(~np.isfinite(values))
-    if len(bad):
-        where = shape_text(tuple(int(i) for i in bad[0]))
-        msg = f"the data holds a non-finite number at {where}; numbers must be finite"
-        raise InvalidRequest([ErrorItem((*loc, "data_b64"), msg, "non_finite_data")])
-    return values.astype(np.float64)
-
-
-def as_array(value: list | Base64Tensor, loc: Loc) -> np.ndarray:
-    """Nested lists or a base64 tensor as a float64 array, refusing ragged rows."""
-    if isinstance(value, Base64Tensor):
-        return decode(value, loc)
-    if value and isinstance(value[0], list):
-        lengths = [len(row) for row in value]
-        for i, length in enumerate(lengths):
-            if length != lengths[0]:
-                raise InvalidRequest(
-                    [
-                        ErrorItem(
-                            (*loc, i),
-                            f"row {i} has {length} entries but row 0 has {lengths[0]}: "
-                            "every row must have the same length",
-                            "ragged_array",
-                        )
-                    ]
-                )
-    return np.array(value, dtype=np.float64)
+# A validated request holds its arrays as float64 NumPy arrays already (service.arrays).
 
 
 def cast(array: np.ndarray, loc: Loc, dtype: type[np.floating]) -> np.ndarray:
@@ -208,10 +161,6 @@ def cast(array: np.ndarray, loc: Loc, dtype: type[np.floating]) -> np.ndarray:
             [ErrorItem(loc, "a value is beyond ±3.4e38 and does not fit in float32", "overflow")]
         )
     return cast_array
-
-
-def to_array(value: list | Base64Tensor, loc: Loc, dtype: type[np.floating]) -> np.ndarray:
-    return cast(as_array(value, loc), loc, dtype)
 
 
 def shape_error(loc: Loc, expected: tuple[int, ...], got: tuple[int, ...], hint: str) -> ErrorItem:
@@ -239,7 +188,7 @@ def prepare(
 
     x, single = inputs(request, layers, dtype, settings)
     y = targets(request, layers, x, single, dtype)
-    weights = weights_for(request, layers, dtype)
+    weights = weights_for(request, layers, dtype, settings.max_errors)
 
     tolerance = resolve(request.tolerance, default_tolerance(request.dtype, settings))
     problem = Problem(layers, weights, x, y, LOSSES[request.loss](), learning_rate)
@@ -316,7 +265,7 @@ def inputs(
             )
         array = np.array(seed.X)
     else:
-        array = as_array(request.x, loc)
+        array = request.x
     if array.size == 0:
         raise InvalidRequest([ErrorItem(loc, "x must hold at least one number", "empty")])
     if array.ndim not in (1, 2):
@@ -363,8 +312,6 @@ def targets(
     batch = x.shape[0]
     out = widths(layers, x.shape[1])[-1]
     given = request.y
-    if isinstance(given, Base64Tensor):  # as lists: y is small, and the checks below are
-        given = decode(given, ("body", "y")).tolist()
     if request.loss == "cross_entropy":
         return class_indices(given, batch, out, single, dtype)
     if given is None:
@@ -404,31 +351,25 @@ def default_labels(request: ProblemRequest, x: np.ndarray, out: int, dtype: type
 
 
 def shaped_like_prediction(
-    y: float | list, batch: int, out: int, single: bool, dtype: type
+    y: float | np.ndarray, batch: int, out: int, single: bool, dtype: type
 ) -> np.ndarray:
     loc: Loc = ("body", "y")
     prediction_shape = (out,) if single else (batch, out)
-    if isinstance(y, float | int):
+    if isinstance(y, float):
         if prediction_shape != (1,):
             hint = " like the prediction (a bare number fits one point with one output)"
             raise InvalidRequest([shape_error(loc, prediction_shape, (), hint)])
-        return to_array([[y]], loc, dtype)  # refuses a number float32 cannot hold
-    if y and isinstance(y[0], list):
-        lengths = {len(row) for row in y}
-        shape = (len(y), lengths.pop()) if len(lengths) == 1 else None
-    else:
-        shape = (len(y),)
-    if shape is not None and shape != prediction_shape:
+        y = np.array([y])
+    if y.shape != prediction_shape:
         hint = " like the prediction"
-        if not single and out == 1 and shape == (batch,):
+        if not single and out == 1 and y.shape == (batch,):
             hint += ": one output per sample is written [[y1], [y2], …]"
-        raise InvalidRequest([shape_error(loc, prediction_shape, shape, hint)])
-    array = to_array(y, loc, dtype)  # raises on ragged rows
-    return array.reshape(batch, out)
+        raise InvalidRequest([shape_error(loc, prediction_shape, y.shape, hint)])
+    return cast(y, loc, dtype).reshape(batch, out)  # refuses a number float32 cannot hold
 
 
 def class_indices(
-    y: float | list | None, batch: int, classes: int, single: bool, dtype: type
+    y: float | np.ndarray | None, batch: int, classes: int, single: bool, dtype: type
 ) -> np.ndarray:
     """cross_entropy's targets: one integer in [0, classes) per sample."""
     loc: Loc = ("body", "y")
@@ -436,22 +377,26 @@ def class_indices(
     if y is None:
         msg = f"y is required: cross_entropy takes class indices, {form}"
         raise InvalidRequest([ErrorItem(loc, msg, "missing")])
-    values = [y] if single else y
-    if single != isinstance(y, float | int) or (not single and len(values) != batch):
+    values = np.array([y]) if isinstance(y, float) else y
+    if single != isinstance(y, float) or values.shape != (batch,):
         msg = f"cross_entropy takes class indices: {form}"
         raise InvalidRequest([ErrorItem(loc, msg, "wrong_shape")])
-    for i, value in enumerate(values):
-        where = loc if single else (*loc, i)
-        if isinstance(value, list) or not float(value).is_integer():
-            msg = f"a class index must be an integer, got {value}"
-            raise InvalidRequest([ErrorItem(where, msg, "not_an_integer")])
-        if not 0 <= value < classes:
+    for problem, type_ in (
+        (values != np.floor(values), "not_an_integer"),
+        ((values < 0) | (values >= classes), "out_of_range"),
+    ):
+        wrong = np.flatnonzero(problem)
+        if len(wrong):
+            i = int(wrong[0])
+            value = values[i]
             msg = (
-                f"class index {int(value)} is out of range for {classes} classes "
+                f"a class index must be an integer, got {value:g}"
+                if type_ == "not_an_integer"
+                else f"class index {int(value)} is out of range for {classes} classes "
                 f"(0 to {classes - 1})"
             )
-            raise InvalidRequest([ErrorItem(where, msg, "out_of_range")])
-    return np.array(values, dtype=dtype)
+            raise InvalidRequest([ErrorItem(loc if single else (*loc, i), msg, type_)])
+    return values.astype(dtype)
 
 
 @lru_cache(maxsize=32)
@@ -470,7 +415,7 @@ def seeded_weights(layers: tuple[Layer, ...], seed: int) -> dict[str, np.ndarray
 
 
 def weights_for(
-    request: ProblemRequest, layers: tuple[Layer, ...], dtype: type
+    request: ProblemRequest, layers: tuple[Layer, ...], dtype: type, max_errors: int
 ) -> dict[str, np.ndarray]:
     expected = parameters(layers)
     if request.weights is None:
@@ -493,26 +438,22 @@ def weights_for(
                 )
             )
     names = {p.name for p in expected}
-    for name in given:
-        if name not in names:
-            listed = ", ".join(repr(p.name) for p in expected) or "none"
-            errors.append(
-                ErrorItem(
-                    ("body", "weights", name),
-                    f"unexpected name {name!r}: this network's parameters are {listed}",
-                    "unexpected_weight",
-                )
-            )
+    unexpected = [name for name in given if name not in names]
+    listed = names_text([p.name for p in expected])
+    errors += [
+        ErrorItem(
+            ("body", "weights", name),
+            f"unexpected name {name!r}: this network's parameters are {listed}",
+            "unexpected_weight",
+        )
+        for name in unexpected[:max_errors]
+    ]
     weights = {}
     for p in expected:
         if p.name not in given:
             continue
         loc: Loc = ("body", "weights", p.name)
-        try:
-            array = to_array(given[p.name], loc, dtype)
-        except InvalidRequest as exc:
-            errors.extend(exc.errors)
-            continue
+        array = cast(given[p.name], loc, dtype)
         if array.shape != p.shape:
             hint = " (out_features × in_features)" if p.name.endswith(".weight") else ""
             if array.shape == p.shape[::-1] and len(p.shape) == 2:
@@ -521,20 +462,23 @@ def weights_for(
             continue
         weights[p.name] = array
     if errors:
-        raise InvalidRequest(errors)
+        raise InvalidRequest(errors, omitted=max(len(unexpected) - max_errors, 0))
     return weights
 
 
+def names_text(names: list[str], shown: int = 8) -> str:
+    """Some names, quoted: all of them when few, else the first and how many in all."""
+    if not names:
+        return "none"
+    listed = ", ".join(repr(name) for name in names[:shown])
+    return listed if len(names) <= shown else f"{listed}, … ({len(names)} in all)"
+
+
 def candidate_values(candidate: Candidate) -> dict[str, Any]:
-    """A candidate as grading takes it: nested lists as given, base64 tensors decoded."""
-    loc: Loc = ("body", "candidate")
-
-    def value(v: Any, *where: str) -> Any:
-        return decode(v, (*loc, *where)) if isinstance(v, Base64Tensor) else v
-
+    """A candidate as grading takes it: its arrays as validated (arrays, or ragged lists)."""
     return {
         "loss": candidate.loss,
-        "prediction": value(candidate.prediction, "prediction"),
-        "input_gradient": value(candidate.input_gradient, "input_gradient"),
-        "gradients": {name: value(g, "gradients", name) for name, g in candidate.gradients.items()},
+        "prediction": candidate.prediction,
+        "input_gradient": candidate.input_gradient,
+        "gradients": dict(candidate.gradients),
     }

@@ -37,8 +37,10 @@ CROSS_FIELD = frozenset(
         "base64_invalid", "wrong_length", "non_finite_data",
         # a data set's bounds: low below high
         "low_not_below_high",
-        # training: a batch no larger than the data set; a run that overflows
-        "too_large",
+        # training: a batch no larger than the data set; a run that overflows; parameters
+        "too_large", "no_parameters",
+        # more errors than are listed
+        "too_many_errors",
     }
 )  # fmt: skip
 

@@ -6,10 +6,10 @@ from service.compute import REFERENCE
 from service.grading import Finding, Grade, grade
 from service.http import JSONResponse, JSONRoute
 from service.models import CheckRequest, CheckResponse
-from service.observability import observe_report
-from service.problem import candidate_values, prepare
+from service.problem import Prepared, candidate_values, prepare
 from service.routes.deps import SettingsDep
-from service.routes.gradients import ERRORS, engine_json, run_report, tolerance_json
+from service.routes.gradients import ERRORS, engine_json, offload, report_of, tolerance_json
+from service.sizes import check_check_answer
 
 router = APIRouter(tags=["gradients"], route_class=JSONRoute)
 
@@ -22,9 +22,12 @@ router = APIRouter(tags=["gradients"], route_class=JSONRoute)
 )
 async def check(body: CheckRequest, settings: SettingsDep) -> JSONResponse:
     prepared = prepare(body, settings)
-    report = await run_report(prepared, settings.inline_cost)
-    observe_report(report)
-    expected = engine_json(report.reference, prepared.single)
+    check_check_answer(prepared.problem, body.max_mismatches, settings.max_response_bytes)
+    return await offload(prepared.cost, settings.inline_cost, respond, body, prepared)
+
+
+def respond(body: CheckRequest, prepared: Prepared) -> JSONResponse:
+    expected = engine_json(report_of(prepared).reference, prepared.single)
     graded = grade(
         candidate_values(body.candidate),
         expected,

@@ -6,7 +6,7 @@ from service.datasets import seed_dataset
 from service.errors import ErrorItem, InvalidRequest, LimitExceeded
 from service.http import JSONResponse, JSONRoute
 from service.models import COORDINATE_BOUND as BOUND
-from service.models import ErrorResponse, SeedDataset
+from service.models import MAX_INTEGER, ErrorResponse, SeedDataset
 from service.routes.deps import SettingsDep
 
 router = APIRouter(prefix="/datasets", tags=["training"], route_class=JSONRoute)
@@ -20,7 +20,9 @@ router = APIRouter(prefix="/datasets", tags=["training"], route_class=JSONRoute)
 )
 async def seed(
     settings: SettingsDep,
-    n: Annotated[int, Query(ge=1, description="At most GRADIENT_SERVICE_MAX_BATCH.")] = 100,
+    n: Annotated[
+        int, Query(ge=1, le=MAX_INTEGER, description="At most GRADIENT_SERVICE_MAX_BATCH.")
+    ] = 100,
     seed: Annotated[
         int, Query(ge=0, le=2**63 - 1, description="Seeds `np.random.default_rng(seed)`.")
     ] = 0,

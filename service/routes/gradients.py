@@ -1,4 +1,5 @@
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from fastapi import APIRouter
@@ -12,29 +13,46 @@ from service.models import ErrorResponse, GradientsRequest, GradientsResponse
 from service.observability import observe_report
 from service.problem import Prepared, prepare
 from service.routes.deps import SettingsDep
+from service.sizes import GradientsAnswer, check_gradients_answer
 
 router = APIRouter(tags=["gradients"], route_class=JSONRoute)
+T = TypeVar("T")
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
     408: {"model": ErrorResponse, "description": "The body did not arrive in time."},
-    413: {"model": ErrorResponse, "description": "The body is larger than the configured limit."},
+    413: {
+        "model": ErrorResponse,
+        "description": "The body is larger than the configured limit, or holds more arrays "
+        "and objects than it.",
+    },
+    415: {
+        "model": ErrorResponse,
+        "description": "The body is not sent as JSON (`Content-Type: application/json`), or "
+        "is compressed (`Content-Encoding`).",
+    },
     422: {
         "model": ErrorResponse,
         "description": "A field is invalid; `detail` names it and says what was expected. "
         "Besides this schema, a request must meet rules that span fields: linear layers chain, "
         "weights have the network's names and shapes, x and y fit the network, sizes are "
-        "within the limits, and the maths stays finite.",
+        "within the limits (the answer's too), and the maths stays finite.",
     },
 }
 
 
-async def run_report(prepared: Prepared, inline_cost: int) -> Report:
-    """Compute on the event loop when cheap, in a worker thread when not."""
-    args = (prepared.problem, prepared.engines, prepared.tolerances)
-    if prepared.cost > inline_cost:
-        return await run_in_threadpool(compute, *args)
-    return compute(*args)
+async def offload(cost: int, inline_cost: int, work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)` on the event loop when it costs little, in a worker thread when not: the
+    computing, and the writing of a large answer, then never hold up other requests."""
+    if cost > inline_cost:
+        return await run_in_threadpool(work, *args)
+    return work(*args)
+
+
+def report_of(prepared: Prepared) -> Report:
+    report = compute(prepared.problem, prepared.engines, prepared.tolerances)
+    observe_report(report)
+    return report
 
 
 @router.post(
@@ -46,9 +64,15 @@ async def run_report(prepared: Prepared, inline_cost: int) -> Report:
 async def gradients(body: GradientsRequest, settings: SettingsDep) -> JSONResponse:
     engines = [*body.engines, *(["manual"] if body.trace else [])]  # the trace is manual's
     prepared = prepare(body, settings, engines, body.learning_rate, body.numeric)
-    report = await run_report(prepared, settings.inline_cost)
-    observe_report(report)
-    content = report_json(report, prepared, body.trace)
+    answer = GradientsAnswer.of(
+        prepared.problem, body.engines, body.encoding, body.learning_rate is not None, body.trace
+    )
+    check_gradients_answer(answer, settings.max_response_bytes)
+    return await offload(prepared.cost, settings.inline_cost, respond, body, prepared)
+
+
+def respond(body: GradientsRequest, prepared: Prepared) -> JSONResponse:
+    content = report_json(report_of(prepared), prepared, body.trace)
     return JSONResponse(base64_arrays(content) if body.encoding == "base64" else content)
 
 

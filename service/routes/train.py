@@ -2,6 +2,9 @@
 
 Each epoch runs in a worker thread. Between two epochs the client is asked after: once it has
 gone, no further epoch starts (the one in progress finishes, unseen) and the stop is logged.
+When the server shuts down (service.protocol), the run stops before its next step: a stream ends
+with a last line `{"type": "error", "detail": [{"type": "shutting_down", …}]}`, a JSON answer is
+a 503 with the same detail.
 """
 
 import asyncio
@@ -16,12 +19,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from service.errors import ServiceError
+from service.errors import ErrorItem, ServiceError
 from service.http import JSONResponse, JSONRoute
-from service.models import TrainRequest, TrainResponse
+from service.models import ErrorResponse, TrainRequest, TrainResponse
+from service.protocol import shutting_down
 from service.routes.deps import SettingsDep
 from service.routes.gradients import ERRORS, deviation_json, tolerance_json
-from service.training import Epoch, Trainer, prepare_training
+from service.sizes import check_training_answer
+from service.training import Epoch, Stopped, Trainer, prepare_training
 
 NDJSON = "application/x-ndjson"
 
@@ -32,8 +37,8 @@ router = APIRouter(tags=["training"], route_class=JSONRoute)
 STREAM = {
     "description": "Without `Accept: application/x-ndjson`, one JSON answer when training is "
     'done. With it, one line per epoch as it completes (`type` "epoch"), then the summary '
-    '(`type` "summary", without `history`); if training diverges midway, a last line '
-    '`{"type": "error", "detail": [...]}` instead.',
+    '(`type` "summary", without `history`); if training diverges midway, or the service shuts '
+    'down, a last line `{"type": "error", "detail": [...]}` instead.',
     "content": {
         NDJSON: {
             "schema": {
@@ -48,24 +53,48 @@ STREAM = {
 }
 
 
+SHUTTING_DOWN = {
+    "model": ErrorResponse,
+    "description": "The service shut down during the run (the JSON answer; a stream ends "
+    "with an error line instead).",
+}
+
+
+class ShuttingDown(ServiceError):
+    status_code = 503
+
+    def __init__(self, trainer: Trainer) -> None:
+        done, epochs = trainer.epochs_done, trainer.training.epochs
+        msg = (
+            f"the service is shutting down: training stopped after {done} of {epochs} epochs; "
+            "send the request again (to another instance)"
+        )
+        super().__init__([ErrorItem((), msg, "shutting_down", {"epochs": done})])
+
+
 @router.post(
     "/train",
     response_model=TrainResponse,
-    responses={200: STREAM, **ERRORS},
+    responses={200: STREAM, **ERRORS, 503: SHUTTING_DOWN},
     summary="Train with both engines, each on its own weights; stream the epochs as they end",
 )
 async def train(body: TrainRequest, request: Request, settings: SettingsDep) -> Response:
     trainer = Trainer(prepare_training(body, settings))
+    check_training_answer(trainer.training, settings.max_response_bytes)
     if wants_ndjson(request.headers.get("accept", "")):
         # X-Accel-Buffering: a proxy such as nginx passes each line on at once, not when done.
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(ndjson_lines(trainer, request), media_type=NDJSON, headers=headers)
-    async with aclosing(epochs(trainer, request)) as stream:
-        async for _ in stream:
-            pass
+    history = []  # each epoch's report, written as it ends: ~350 bytes each, not a dict
+    try:
+        async with aclosing(epochs(trainer, request)) as stream:
+            async for epoch in stream:
+                history.append(orjson.Fragment(orjson.dumps(epoch_json(epoch))))
+    except Stopped:
+        raise ShuttingDown(trainer) from None
     if not trainer.done:
         return Response(status_code=499)  # nginx's "client closed request": nobody reads it
-    return JSONResponse(summary_json(trainer, history=True))
+    return JSONResponse(summary_json(trainer) | {"history": history})
 
 
 def wants_ndjson(accept: str) -> bool:
@@ -73,23 +102,28 @@ def wants_ndjson(accept: str) -> bool:
 
 
 async def epochs(trainer: Trainer, request: Request) -> AsyncIterator[Epoch]:
-    """The remaining epochs, each in a worker thread, until done or the client has gone."""
+    """The remaining epochs, each in a worker thread, until done, the client has gone, or the
+    service shuts down (`Stopped`, between two steps)."""
     try:
         while not trainer.done:
             if await request.is_disconnected():
-                log_stop(trainer)
+                log_stop(trainer, "the client went away")
                 return
-            yield await run_in_threadpool(trainer.run_epoch)
+            yield await run_in_threadpool(trainer.run_epoch, shutting_down.is_set)
     except (asyncio.CancelledError, GeneratorExit):  # a stream's client went away mid-epoch
-        log_stop(trainer)
+        log_stop(trainer, "the client went away")
+        raise
+    except Stopped:
+        log_stop(trainer, "the service is shutting down")
         raise
 
 
-def log_stop(trainer: Trainer) -> None:
+def log_stop(trainer: Trainer, why: str) -> None:
     logger.info(
-        "training stopped after %d of %d epochs: the client went away",
-        len(trainer.history),
+        "training stopped after %d of %d epochs: %s",
+        trainer.epochs_done,
         trainer.training.epochs,
+        why,
     )
 
 
@@ -98,6 +132,9 @@ async def ndjson_lines(trainer: Trainer, request: Request) -> AsyncIterator[byte
         async with aclosing(epochs(trainer, request)) as stream:
             async for epoch in stream:
                 yield line(epoch_json(epoch))
+    except Stopped:
+        yield line({"type": "error", "detail": [e.as_json() for e in ShuttingDown(trainer).errors]})
+        return
     except ServiceError as exc:  # the status line has gone: the error is the last line
         yield line({"type": "error", "detail": [item.as_json() for item in exc.errors]})
         return
@@ -107,7 +144,7 @@ async def ndjson_lines(trainer: Trainer, request: Request) -> AsyncIterator[byte
         yield line({"type": "error", "detail": [{"type": "internal_error", "loc": [], "msg": msg}]})
         return
     if trainer.done:
-        yield line(summary_json(trainer, history=False))
+        yield line(summary_json(trainer))
 
 
 def line(content: dict[str, Any]) -> bytes:
@@ -129,27 +166,24 @@ def epoch_json(epoch: Epoch) -> dict[str, Any]:
     }
 
 
-def summary_json(trainer: Trainer, history: bool) -> dict[str, Any]:
+def summary_json(trainer: Trainer) -> dict[str, Any]:
+    """The run's summary: the stream's last line; the JSON answer adds `history`."""
     t = trainer.training
-    done = trainer.history
-    engines = list(trainer.weights)
-    out = {
+    assert trainer.last is not None  # at least one epoch ran
+    return {
         "type": "summary",
-        "epochs": len(done),
+        "epochs": trainer.epochs_done,
         "steps": trainer.steps,
         "samples": t.samples,
-        "loss_curves": {name: [e.loss[name] for e in done] for name in engines},
+        "loss_curves": trainer.loss_curves,
         "final_weights": trainer.weights,
-        "weight_deviation": deviation_json(done[-1].weight_deviation),
+        "weight_deviation": deviation_json(trainer.last.weight_deviation),
         "within_tolerance": trainer.left_tolerance is None,
         "left_tolerance": None
         if trainer.left_tolerance is None
         else asdict(trainer.left_tolerance),
         "tolerance": tolerance_json(t.tolerance),
         "dtype": t.problem.dtype.name,
-        "elapsed_ms": sum(e.elapsed_ms for e in done),
-        "engine_ms": {name: sum(e.engine_ms[name] for e in done) for name in engines},
+        "elapsed_ms": trainer.elapsed_ms,
+        "engine_ms": trainer.engine_ms,
     }
-    if history:
-        out["history"] = [epoch_json(e) for e in done]
-    return out

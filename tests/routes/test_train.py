@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from service.config import Settings
 from service.models import EpochReport, TrainResponse
+from service.training import LAYER_STEP_COST, PARAMETER_STEP_COST, STEP_COST
 from tests.test_training import torch_loop
 
 NDJSON = {"accept": "application/x-ndjson"}
@@ -156,10 +157,15 @@ async def test_bad_requests_name_the_field(
     assert (item["loc"], item["type"]) == (loc, kind), item
 
 
+# An epoch of the seed network (5 layers, 151 parameters) over 50 points, batch 1: its maths and
+# its 50 steps' own cost.
+EPOCH_COST = 50 * 151 + 50 * (STEP_COST + 5 * LAYER_STEP_COST + 151 * PARAMETER_STEP_COST)
+
+
 class TestLimits:
     @pytest.fixture
     def settings(self) -> Settings:
-        return Settings(max_training_cost=151 * 50 * 5, max_batch=50)  # 5 epochs of 50 points
+        return Settings(max_training_cost=5 * EPOCH_COST, max_batch=50)  # 5 epochs of 50 points
 
     async def test_training_cost(self, client: httpx.AsyncClient) -> None:
         response = await client.post(
@@ -169,7 +175,8 @@ class TestLimits:
         (item,) = response.json()["detail"]
         assert item["type"] == "limit_exceeded"
         assert item["loc"] == ["body", "epochs"]
-        assert item["ctx"] == {"limit": "max_training_cost", "value": 37750, "asked": 45300}
+        ctx = {"limit": "max_training_cost", "value": 5 * EPOCH_COST, "asked": 6 * EPOCH_COST}
+        assert item["ctx"] == ctx
         assert "GRADIENT_SERVICE_MAX_TRAINING_COST" in item["msg"]
 
     @pytest.mark.parametrize(

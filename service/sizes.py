@@ -1,0 +1,168 @@
+"""How large an answer will be, known from the problem's shapes before anything is computed.
+
+A 415-byte request (a 2-1410-tanh-1410-tanh-1 network from a seed, with learning_rate and trace)
+asked for a 259 MB answer: two million parameters, each gradient and updated weight written once
+per engine and once more for the reference. An answer's size is arrays × entries × bytes per
+number, so one over GRADIENT_SERVICE_MAX_RESPONSE_BYTES is refused before any work, with a 422
+that says what it would weigh and which options would make it fit.
+
+Bytes per number are upper bounds, so an answer is never larger than its estimate: in JSON a
+float64 takes at most 25 bytes with its comma ("-2.2250738585072014e-308,"), a float32 at most
+16; base64 takes 4 characters per 3 bytes. Keys, names and deviations add a little per array.
+"""
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from service.compute import REFERENCE
+from service.engines import Problem
+from service.engines.layers import sequence
+from service.errors import ErrorItem, InvalidRequest, Loc
+from service.training import Training
+
+JSON_BYTES = {"float64": 25, "float32": 16}  # per number, comma included
+ARRAY_BYTES = 100  # per array: its key, brackets, or {"shape", "dtype", "data_b64"}
+NAMED_BYTES = 250  # per parameter and engine: its deviations, or its finding in a check
+FIXED_BYTES = 4096  # the rest: loss, agree, dtype, tolerance, timings
+EPOCH_BYTES = 400  # one epoch's report (a test renders the longest one possible)
+MISMATCH_BYTES = 150  # one mismatch listed by /gradients/check: its index and four numbers
+
+
+def number_bytes(dtype: str, encoding: str = "json") -> float:
+    if encoding == "base64":
+        return (8 if dtype == "float64" else 4) * 4 / 3
+    return JSON_BYTES[dtype]
+
+
+def widths(problem: Problem) -> list[int]:
+    """How many numbers one sample has in x, then in every layer's output."""
+    sample = problem.x.shape[1:]
+    shapes = sequence.output_shapes(problem.layers, sample, problem.x.shape[0])
+    return [math.prod(sample), *(math.prod(shape) for shape in shapes)]
+
+
+@dataclass(frozen=True)
+class GradientsAnswer:
+    """A POST /gradients answer: the options that size it, and the problem's shapes."""
+
+    encoding: str
+    engines: tuple[str, ...]  # as asked for, the reference first
+    learning_rate: bool
+    trace: bool  # the manual engine's: it runs whether asked for or not
+    dtype: str
+    batch: int
+    widths: tuple[int, ...]  # x's, then every layer's output
+    parameters: int
+    names: int
+
+    @classmethod
+    def of(
+        cls, problem: Problem, engines: list[str], encoding: str, learning_rate: bool, trace: bool
+    ) -> "GradientsAnswer":
+        return cls(
+            encoding=encoding,
+            engines=tuple(dict.fromkeys([REFERENCE, *engines])),
+            learning_rate=learning_rate,
+            trace=trace,
+            dtype=problem.dtype.name,
+            batch=problem.x.shape[0],
+            widths=tuple(widths(problem)),
+            parameters=sum(w.size for w in problem.weights.values()),
+            names=len(problem.weights),
+        )
+
+    @property
+    def size(self) -> int:
+        """Every engine's prediction, input gradient, gradients (and updated weights), the
+        reference's once more at the top, and the trace."""
+        engines = set(self.engines) | ({"manual"} if self.trace else set())
+        copies = len(engines) + 1
+        weights = self.parameters * (2 if self.learning_rate else 1)
+        values = copies * (self.batch * (self.widths[0] + self.widths[-1]) + weights)
+        arrays = copies * (2 + self.names * (2 if self.learning_rate else 1))
+        if self.trace:  # per layer 4 arrays: input, output and their gradients
+            pairs = zip(self.widths, self.widths[1:], strict=False)
+            values += sum(2 * self.batch * (a + b) for a, b in pairs)
+            arrays += 4 * (len(self.widths) - 1)
+        number = number_bytes(self.dtype, self.encoding)
+        named = NAMED_BYTES * self.names * copies
+        return math.ceil(values * number) + ARRAY_BYTES * arrays + named + FIXED_BYTES
+
+    def smaller(self) -> list[tuple[str, "GradientsAnswer"]]:
+        """Each option that makes the answer smaller, as a request writes it; then all of them."""
+        changes: list[tuple[str, dict[str, Any]]] = []
+        if self.encoding == "json":
+            changes.append(('"encoding": "base64"', {"encoding": "base64"}))
+        if self.trace:
+            changes.append(('no "trace"', {"trace": False}))
+        if self.learning_rate:
+            changes.append(('no "learning_rate"', {"learning_rate": False}))
+        if len(self.engines) > 1:
+            changes.append(('"engines": ["autograd"]', {"engines": self.engines[:1]}))
+        options = [(text, replace(self, **change)) for text, change in changes]
+        if len(changes) > 1:
+            together = {key: value for _, change in changes for key, value in change.items()}
+            options.append((", ".join(text for text, _ in changes), replace(self, **together)))
+        return options
+
+
+def check_gradients_answer(answer: GradientsAnswer, limit: int) -> None:
+    if answer.size > limit:
+        options = [(text, smaller.size) for text, smaller in answer.smaller()]
+        refuse(("body",), answer.size, limit, options, "a smaller network or batch")
+
+
+def check_check_answer(problem: Problem, max_mismatches: int, limit: int) -> None:
+    """POST /gradients/check: the reference's values, and a finding per quantity with up to
+    max_mismatches mismatches listed."""
+    batch = problem.x.shape[0]
+    arrays = [w.size for w in problem.weights.values()]
+    arrays += [problem.x.size, batch * widths(problem)[-1]]  # input gradient, prediction
+    listed = MISMATCH_BYTES * sum(min(max_mismatches, size) for size in arrays)
+    values = JSON_BYTES["float64"] * sum(arrays)
+    size = values + listed + (NAMED_BYTES + ARRAY_BYTES) * (len(arrays) + 1) + FIXED_BYTES
+    if size > limit:
+        options = [('"max_mismatches": 0', size - listed)] if listed else []
+        refuse(("body",), size, limit, options, "a smaller network or batch")
+
+
+def training_answer(training: Training) -> int:
+    """Every epoch's report (a line each, or the JSON answer's history), both engines' loss
+    curves and final weights."""
+    number = JSON_BYTES[training.problem.dtype.name]
+    per_epoch = EPOCH_BYTES + 2 * number
+    weights = 2 * (training.parameters * number + ARRAY_BYTES * len(training.problem.weights))
+    return training.epochs * per_epoch + weights + FIXED_BYTES
+
+
+def check_training_answer(training: Training, limit: int) -> None:
+    size = training_answer(training)
+    if size > limit:
+        number = JSON_BYTES[training.problem.dtype.name]
+        fits = (limit - training_answer(replace(training, epochs=0))) // (EPOCH_BYTES + 2 * number)
+        options = [(f'"epochs": {fits:,}', None)] if fits > 0 else []
+        refuse(("body", "epochs"), size, limit, options, "a smaller network")
+
+
+def refuse(
+    loc: Loc, size: int, limit: int, options: list[tuple[str, int | None]], otherwise: str
+) -> None:
+    """A 422 naming the limit and the options that would fit (with their sizes when known)."""
+    fitting = [(text, n) for text, n in options if n is None or n <= limit]
+    ways = "; ".join(text if n is None else f"{text} ({megabytes(n)})" for text, n in fitting)
+    msg = (
+        f"the answer would be about {megabytes(size)}, above the limit of {megabytes(limit)} "
+        f"(GRADIENT_SERVICE_MAX_RESPONSE_BYTES); ask for less: {ways or otherwise}"
+    )
+    ctx: dict[str, Any] = {
+        "limit": "max_response_bytes",
+        "value": limit,
+        "asked": size,
+        "fits_with": [{"change": text, "bytes": n} for text, n in fitting],
+    }
+    raise InvalidRequest([ErrorItem(loc, msg, "limit_exceeded", ctx)])
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"
