@@ -17,7 +17,7 @@ from service.engines.layers import Layer
 from service.engines.layers.linear import Linear
 from service.engines.losses import SSE
 from service.models import Network
-from service.problem import layer_specs
+from service.network import specs as layer_specs
 
 SEED = "seed 2-10-10-1 sigmoid"
 MLP = "784-256-256-10 relu"

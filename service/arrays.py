@@ -159,15 +159,57 @@ def regular(rows: list[list[Any]], shape: tuple[int, ...], bounds: Bounds | None
     return out.reshape(shape)
 
 
-def vector_or_matrix(value: list[Any], bounds: Bounds | None) -> np.ndarray:
-    """A JSON vector `[…]` or matrix `[[…], …]`, told apart by the first entry (as pydantic's
-    discriminated union did): a matrix's rows must be lists of numbers of one length."""
+MAX_DIMS = 6  # axes of any array a request holds: a batch of images is [N, C, H, W]
+
+
+def tensor(value: list[Any], bounds: Bounds | None) -> np.ndarray:
+    """A JSON vector `[…]`, matrix `[[…], …]` or deeper nesting (up to MAX_DIMS), its depth
+    read down the first entries: every list at one depth must have the same length."""
     try:
         if not (value and type(value[0]) is list):
             return regular([value], (len(value),), bounds)
-        return matrix(value, bounds)
+        if not any(type(row) is list and row and type(row[0]) is list for row in value[:1]):
+            return matrix(value, bounds)
+        return deeper(value, bounds)
     except _Refused:
         return EMPTY
+
+
+def deeper(value: list[Any], bounds: Bounds | None) -> np.ndarray:
+    """Lists nested three deep or more: the shape read down the first entries, then each
+    depth checked level by level (no recursion) before the numbers are read."""
+    shape: list[int] = []
+    node: Any = value
+    while type(node) is list:
+        shape.append(len(node))
+        node = node[0] if node else None
+    if len(shape) > MAX_DIMS:
+        msg = f"lists nested {len(shape)} deep; arrays have at most {MAX_DIMS} axes"
+        ctx = {"depth": len(shape), "limit": MAX_DIMS}
+        refuse(bounds, [InitErrorDetails(type=PydanticCustomError("too_deep", msg, ctx))])
+        raise _Refused
+    check_dimensions(tuple(shape), bounds)
+    level: list[Any] = value
+    for depth in range(1, len(shape)):
+        wrong = [k for k, node in enumerate(level) if type(node) is not list]
+        wrong = wrong or [k for k, node in enumerate(level) if len(node) != shape[depth]]
+        if wrong:
+            k = wrong[0]
+            path = tuple(int(i) for i in np.unravel_index(k, shape[:depth]))
+            if type(level[k]) is not list:
+                error = InitErrorDetails(type="list_type", loc=path, input=level[k])
+            else:
+                first = [0] * depth
+                msg = (
+                    f"entry {list(path)} has {len(level[k])} entries but entry {first} has "
+                    f"{shape[depth]}: every list at one depth must have the same length"
+                )
+                error = InitErrorDetails(type=PydanticCustomError("ragged_array", msg), loc=path)
+            refuse(bounds, [error])
+            raise _Refused
+        if depth < len(shape) - 1:
+            level = [item for node in level for item in node]
+    return regular(level, tuple(shape), bounds)
 
 
 def matrix(rows: list[Any], bounds: Bounds | None) -> np.ndarray:

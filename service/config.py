@@ -41,7 +41,15 @@ class Settings(BaseSettings):
     max_parameters: PositiveInt = Field(2_000_000, description="most parameters in a network")
     max_batch: PositiveInt = Field(4096, description="most samples in x")
     max_activations: PositiveInt = Field(
-        4_000_000, description="most activation values (batch × Σ layer widths) in one pass"
+        4_000_000,
+        description="most numbers a forward pass holds: batch × (a sample of x and every "
+        "layer's output)",
+    )
+    max_cost: PositiveInt = Field(
+        4_000_000_000,
+        description="most multiply-adds of one engine's forward and backward pass (3 × batch × "
+        "a sample's forward; a convolution's is out_channels·oh·ow·in_channels·kh·kw); "
+        "784-256-256-10 at batch 4096 is 3.3e9",
     )
     max_numeric_cost: PositiveInt = Field(
         2_000_000_000,

@@ -32,6 +32,7 @@ from typing_extensions import TypeAliasType
 from service import seed
 from service.arrays import (
     EMPTY,
+    MAX_DIMS,
     Bounds,
     Ragged,
     any_nesting,
@@ -40,12 +41,14 @@ from service.arrays import (
     details,
     number,
     refuse,
-    vector_or_matrix,
+    tensor,
 )
 from service.config import limit_msg
+from service.schemas.constraints import Strict
+from service.schemas.layers import LayerModel
+from service.schemas.losses import LossModel
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Vector = list[Finite]
 Matrix = list[list[Finite]]
 
 # The largest integer every JSON client reads and writes exactly (a float64 holds it): the upper
@@ -65,35 +68,13 @@ def _integral(value: Any) -> Any:
 Integral = BeforeValidator(_integral)
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _few_unknown_fields(cls, data: Any, info: ValidationInfo) -> Any:
-        """Pydantic makes an error of every unknown field, each holding its value: past
-        max_errors of them only the first are made, and the rest counted."""
-        bounds = info.context
-        if not (isinstance(bounds, Bounds) and isinstance(data, dict)):
-            return data
-        unknown = [key for key in data if key not in cls.model_fields]
-        if len(unknown) <= bounds.max_errors:
-            return data
-        errors = [
-            InitErrorDetails(type="extra_forbidden", loc=(key,), input=data[key])
-            for key in unknown[: bounds.max_errors]
-        ]
-        refuse(bounds, errors, len(unknown))
-        return {key: value for key, value in data.items() if key in cls.model_fields}
-
-
 class Base64Tensor(Strict):
     """A compact array: little-endian bytes in row-major order, base64-encoded (like the Open
     Inference Protocol's binary tensors). Accepted wherever an array is; chosen for a response's
     arrays with `"encoding": "base64"`."""
 
     shape: Annotated[
-        list[Annotated[int, Field(ge=0, le=MAX_INTEGER), Integral]], Field(max_length=2)
+        list[Annotated[int, Field(ge=0, le=MAX_INTEGER), Integral]], Field(max_length=MAX_DIMS)
     ]
     dtype: Literal["float64", "float32"]
     data_b64: str = Field(
@@ -101,27 +82,36 @@ class Base64Tensor(Strict):
     )
 
 
+# Any nesting of finite numbers, as the JSON Schema shows an array of any shape.
+def _number_or_list(value: Any) -> str:
+    return "list" if isinstance(value, list) else "number"
+
+
+Nested = TypeAliasType(
+    "Nested",
+    Annotated[
+        Annotated[Finite, Tag("number")] | Annotated[list["Nested"], Tag("list")],  # type: ignore[name-defined]
+        Discriminator(_number_or_list),
+    ],
+)
+
+
 def _nesting(value: Any) -> str:
-    """Tell a vector from a matrix by its first element, so an error names one shape only."""
+    """Tell a number, nested lists and a base64 tensor apart, so an error names one form only."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return "number"
     if isinstance(value, dict | Base64Tensor):
         return "base64"
-    if isinstance(value, list) and value and isinstance(value[0], list):
-        return "matrix"
-    return "vector"
+    return "list"
 
 
 Tensor = Annotated[
-    Annotated[Vector, Tag("vector")]
-    | Annotated[Matrix, Tag("matrix")]
-    | Annotated[Base64Tensor, Tag("base64")],
+    Annotated[list[Nested], Tag("list")] | Annotated[Base64Tensor, Tag("base64")],
     Discriminator(_nesting),
 ]
 TensorOrNumber = Annotated[
     Annotated[Finite, Tag("number")]
-    | Annotated[Vector, Tag("vector")]
-    | Annotated[Matrix, Tag("matrix")]
+    | Annotated[list[Nested], Tag("list")]
     | Annotated[Base64Tensor, Tag("base64")],
     Discriminator(_nesting),
 ]
@@ -152,7 +142,7 @@ def _tensor(value: Any, info: ValidationInfo) -> np.ndarray:
     if isinstance(value, dict | Base64Tensor):
         return _base64(value, bounds)
     if isinstance(value, list):
-        return vector_or_matrix(value, bounds)
+        return tensor(value, bounds)
     refuse(bounds, [InitErrorDetails(type="list_type", loc=(), input=value)])
     return EMPTY
 
@@ -186,70 +176,28 @@ TensorIn = Annotated[np.ndarray, *_array_field(_tensor, Tensor)]
 TensorOrNumberIn = Annotated[np.ndarray | float, *_array_field(_tensor_or_number, TensorOrNumber)]
 
 
-# --- layers: torch.nn's names, defaults and maths ------------------------------------------
+# --- the network: every layer kind's model is in service.schemas.layers -------------------------
+
+SEED_LAYERS: list[LayerModel] = TypeAdapter(list[LayerModel]).validate_python(seed.LAYERS)
 
 
-class Linear(Strict):
-    """y = x Wᵀ + b, W of shape (out_features, in_features), like `torch.nn.Linear`."""
-
-    type: Literal["linear"]
-    in_features: Annotated[int, Field(ge=1, le=MAX_INTEGER), Integral]
-    out_features: Annotated[int, Field(ge=1, le=MAX_INTEGER), Integral]
-    bias: bool = True
-
-
-class Identity(Strict):
-    type: Literal["identity"]
-
-
-class Sigmoid(Strict):
-    type: Literal["sigmoid"]
-
-
-class Tanh(Strict):
-    type: Literal["tanh"]
-
-
-class ReLU(Strict):
-    type: Literal["relu"]
-
-
-class LeakyReLU(Strict):
-    type: Literal["leaky_relu"]
-    negative_slope: Finite = 0.01
-
-
-class ELU(Strict):
-    type: Literal["elu"]
-    alpha: Finite = 1.0
-
-
-class Softplus(Strict):
-    """log(1 + exp(beta·x)) / beta, and x itself where beta·x > threshold."""
-
-    type: Literal["softplus"]
-    beta: Annotated[Finite, Field(gt=0)] = 1.0
-    threshold: Finite = 20.0
-
-
-class GELU(Strict):
-    type: Literal["gelu"]
-    approximate: Literal["none", "tanh"] = "none"
-
-
-class SiLU(Strict):
-    type: Literal["silu"]
-
-
-Activation = Identity | Sigmoid | Tanh | ReLU | LeakyReLU | ELU | Softplus | GELU | SiLU
-Layer = Annotated[Linear | Activation, Field(discriminator="type")]
-
-
-SEED_LAYERS: list[Linear | Activation] = TypeAdapter(list[Layer]).validate_python(seed.LAYERS)
+def _count_layers(layers: list[Any], limit: int) -> int:
+    """Layers in a raw network, those inside blocks included, counted level by level without
+    recursion and only up to just past `limit`: a deep nest of blocks costs no more."""
+    count, level = 0, list(layers)
+    while level and count <= limit:
+        count += len(level)
+        level = [
+            inner
+            for layer in level
+            if isinstance(layer, dict) and isinstance(layer.get("layers"), list)
+            for inner in layer["layers"]
+        ]
+    return count
 
 
 class Network(Strict):
-    layers: list[Layer] = Field(
+    layers: list[LayerModel] = Field(
         default=SEED_LAYERS,
         min_length=1,
         description="Applied in order, like `torch.nn.Sequential`. Default: the seed's "
@@ -259,11 +207,13 @@ class Network(Strict):
     @field_validator("layers", mode="before")
     @classmethod
     def _at_most_max_layers(cls, layers: Any, info: ValidationInfo) -> Any:
-        """Counted before each layer is validated: 5 million junk layers would be 5 million
-        errors (problem.check_network checks it again for a network built in Python)."""
+        """Counted before each layer is validated, blocks' layers included: 5 million junk
+        layers would be 5 million errors, and blocks nested a million deep a recursion that
+        never ends (network.check_layers checks it again for a network built in Python)."""
         bounds = info.context
         if isinstance(bounds, Bounds) and isinstance(layers, list):
-            limit, asked = bounds.max_layers, len(layers)
+            limit = bounds.max_layers
+            asked = _count_layers(layers, limit)
             if asked > limit:
                 msg = limit_msg("the number of layers", asked, limit, "max_layers")
                 ctx = {"limit": "max_layers", "value": limit, "asked": asked}
@@ -282,7 +232,6 @@ class Tolerance(Strict):
     )
 
 
-Loss = Literal["sse", "mse", "cross_entropy", "bce_with_logits"]
 DType = Literal["float64", "float32"]
 EngineName = Literal["autograd", "manual", "numeric"]
 
@@ -307,33 +256,44 @@ class ProblemRequest(Strict):
     """What every endpoint that computes needs: the network, its weights, x, y, loss, dtype."""
 
     network: Network = Network()
-    weights: dict[str, TensorIn] | None = Field(
+    weights: dict[str, TensorOrNumberIn] | None = Field(
         None,
         description='Keyed like `nn.Sequential(...).state_dict()`: "0.weight" (out × in), '
-        '"0.bias", "2.weight", … Default: initialised from `init_seed`.',
+        '"0.bias", "2.weight", … A real state_dict\'s buffers (batch norm\'s running_mean, '
+        "running_var, num_batches_tracked) are accepted and get no gradient. Default: "
+        "initialised from `init_seed`.",
     )
     init_seed: Annotated[int, Field(ge=0, le=MAX_INTEGER), Integral] = Field(
         seed.INIT_SEED,
         description="Without `weights`: the weights `torch.manual_seed(init_seed)` then "
         "building the network gives.",
     )
+    dropout_seed: Annotated[int, Field(ge=0, le=MAX_INTEGER), Integral] = Field(
+        0,
+        description="Dropout's masks are the ones torch draws in train mode when "
+        "`torch.manual_seed(dropout_seed)` precedes the forward pass (`trace` shows them).",
+    )
     x: TensorIn | None = Field(
         None,
-        description="One point `[x1, x2, …]` or a batch `[[…], …]`. Default: the seed's "
-        "point [0.9861, 0.6680].",
+        description="One sample of the network's input shape (`[x1, x2, …]` for a linear "
+        "first layer, `[C, H, W]` for conv2d) or a batch of them, with one more leading "
+        "axis. Default: the seed's point [0.9861, 0.6680].",
     )
     y: TensorOrNumberIn | None = Field(
         None,
-        description="The prediction's shape; a bare number for one point with one output. "
-        "For cross_entropy, class indices: a bare integer for one point, [c1, c2, …] for a "
-        "batch. Default (sse and mse): 0.7093 with the seed's x, else ½ Σ x² per sample "
-        "(one output only).",
+        description="The prediction's shape; a bare number for one sample with one output. "
+        "For cross_entropy, nll and multi_margin, class indices: a bare integer for one "
+        "sample, [c1, c2, …] for a batch. Default (sse and mse): 0.7093 with the seed's x, "
+        "else ½ Σ x² per sample (one output only).",
     )
-    loss: Loss = Field(
+    loss: LossModel = Field(
         seed.LOSS,
-        description="`sse` = Σ(prediction − y)²; `mse` = its mean; `cross_entropy` = "
-        "`nn.CrossEntropyLoss` (logits, y = class indices, mean over the batch); "
-        "`bce_with_logits` = `nn.BCEWithLogitsLoss` (logits, y in [0, 1], mean).",
+        description='A name, or an object with options (`{"type": "huber", '
+        '"delta": 0.5}`): `sse` = Σ(prediction − y)²; `mse` = its mean; `cross_entropy` '
+        "(logits, class indices); `bce_with_logits` (logits, y in [0, 1]); `nll` (log-"
+        "probabilities, class indices); `l1`; `smooth_l1` (beta); `huber` (delta); "
+        "`multi_margin` (margin, p; class indices) — torch.nn's, each a mean over the batch "
+        "but sse.",
     )
     dtype: DType = "float64"
     tolerance: Tolerance = Field(default_factory=Tolerance)
@@ -458,20 +418,6 @@ class GradientsResponse(BaseModel):
 
 
 # --- POST /gradients/check --------------------------------------------------------------------
-
-
-# Any nesting of finite numbers: a candidate's wrong shape is a finding, not a request error.
-def _number_or_list(value: Any) -> str:
-    return "list" if isinstance(value, list) else "number"
-
-
-Nested = TypeAliasType(
-    "Nested",
-    Annotated[
-        Annotated[Finite, Tag("number")] | Annotated[list["Nested"], Tag("list")],  # type: ignore[name-defined]
-        Discriminator(_number_or_list),
-    ],
-)
 
 
 def _nested_or_base64(value: Any) -> str:
@@ -666,7 +612,7 @@ class TrainRequest(Strict):
         description='`{"x": …, "y": …}`, or `{"generator": "seed", "n", "seed", "low", "high"}`. '
         "Default: the seed's 100 points (generator seed 0 in [0, 1)²).",
     )
-    loss: Loss = Field(seed.LOSS, description="As in POST /gradients, per batch.")
+    loss: LossModel = Field(seed.LOSS, description="As in POST /gradients, per batch.")
     dtype: DType = "float64"
     tolerance: Tolerance = Field(
         default_factory=Tolerance,

@@ -147,14 +147,22 @@ def walk(layers: tuple[Layer, ...], sample: Shape, batch: int) -> Shapes:
         where = ".".join(map(str, error.path))
         if sees_x and len(error.path) == 1:
             msg = f"x does not fit layer {where} ({kind}): {error}"
-            loc: Loc = ("body", "x")
+            item = ErrorItem(("body", "x"), msg, "wrong_shape")
         else:
-            given = f"layer {index - 1}'s output" if index else "x"
-            msg = f"layer {where} ({kind}) {error}; it gets {given}"
-            loc = layer_loc(error.path, error.field)
-        raise InvalidRequest([ErrorItem(loc, msg, "layers_do_not_chain")]) from None
+            msg = f"layer {where} ({kind}) {error}, {given_to(layers, error.path)}"
+            item = ErrorItem(layer_loc(error.path, error.field), msg, "layers_do_not_chain")
+        raise InvalidRequest([item]) from None
     cost = sequence.cost(layers, sample)
     return Shapes(sample, outputs, cost, math.prod(sample) + values_held(layers, sample))
+
+
+def given_to(layers: tuple[Layer, ...], path: tuple[int, ...]) -> str:
+    """What layer `path` takes: the output of the layer before it, or its block's input."""
+    *outer, index = path
+    if index == 0:
+        return "the input of block " + ".".join(map(str, outer)) if outer else "x"
+    before = (*outer, index - 1)
+    return f"the output of layer {'.'.join(map(str, before))} ({walk_at(layers, before).kind})"
 
 
 def walk_at(layers: tuple[Layer, ...], path: tuple[int, ...]) -> Layer:

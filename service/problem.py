@@ -1,34 +1,36 @@
-"""From a validated request to a `Problem`: shapes, chaining, defaults and size limits.
+"""From a validated request to a `Problem`: the network walked from x, y fitted to the
+prediction and the loss, the weights checked (or drawn from `init_seed`), dropout's masks drawn
+from `dropout_seed`, and the size limits.
 
-Pydantic has checked types and finiteness field by field; what needs the whole request is checked
-here, and every finding names its field with a `loc` into the body. Checks that can be collected
-(missing and unexpected weight names, wrong shapes) are all reported at once.
+Pydantic has checked types and finiteness field by field, and `service.arrays` has made the
+request's arrays NumPy arrays; what needs the whole request is checked here, and every finding
+names its field with a `loc` into the body. Checks that can be collected (missing and unexpected
+weight names, wrong shapes) are all reported at once.
 """
 
-import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
 
-from service import seed
+from service import network, seed
 from service.compare import Tolerance
 from service.compute import ENGINES, REFERENCE, ToleranceRule
 from service.config import Settings
 from service.engines import Engine, EngineResult, Problem, numeric
-from service.engines.autograd import initial_weights
-from service.engines.layers import KINDS, Layer, Param, sequence
-from service.engines.layers.linear import Linear
-from service.engines.losses import LOSSES
+from service.engines.autograd import dropout_masks, initial_weights
+from service.engines.layers import Layer, Param, sequence
+from service.engines.losses import LOSSES, Loss
 from service.errors import ErrorItem, InvalidRequest, LimitExceeded, Loc
 from service.models import Candidate, NumericOptions, ProblemRequest
-from service.models import Layer as LayerModel
 from service.models import Tolerance as RequestTolerance
+from service.network import Shapes, shape_text
+from service.schemas.losses import LossModel
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 CACHED_PARAMETERS = 100_000  # networks up to this size keep their seeded weights (≤ 32 × 400 kB)
+PASSES = 3  # a forward and a backward pass cost about three forward passes
 
 
 @dataclass(frozen=True)
@@ -38,89 +40,33 @@ class Prepared:
     tolerance: Tolerance  # the request's, for the analytic engines
     tolerances: dict[str, ToleranceRule]  # for every engine but the reference
     cost: int  # multiply-adds, roughly, of all the chosen engines
-    single: bool  # x was one point: the prediction is [out], not [batch, out]
+    single: bool  # x was one sample: the prediction has no batch axis
+    shapes: Shapes  # one sample's shape through the network
 
 
-def layer_specs(models: Sequence[LayerModel]) -> tuple[Layer, ...]:
-    """The contract's layers as the engines take them: the same kind, the same options."""
-    return tuple(KINDS[model.type](**model.model_dump(exclude={"type"})) for model in models)
-
-
-def parameters(layers: tuple[Layer, ...]) -> list[Param]:
-    """The network's parameters in `state_dict` order."""
-    return sequence.parameters(layers)
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "[" + ", ".join(map(str, shape)) + "]"
-
-
-# --- the network -------------------------------------------------------------------------------
-
-
-def check_network(layers: tuple[Layer, ...], settings: Settings) -> None:
-    if len(layers) > settings.max_layers:
-        raise LimitExceeded(
-            ("body", "network", "layers"),
-            "max_layers",
-            settings.max_layers,
-            len(layers),
-            "the number of layers",
-        )
-    errors = []
-    previous: tuple[int, Linear] | None = None
-    for index, layer in enumerate(layers):
-        if not isinstance(layer, Linear):
-            continue
-        for field, width in (
-            ("in_features", layer.in_features),
-            ("out_features", layer.out_features),
-        ):
-            if width > settings.max_width:
-                raise LimitExceeded(
-                    ("body", "network", "layers", index, field),
-                    "max_width",
-                    settings.max_width,
-                    width,
-                    f"layer {index}'s {field}",
-                )
-        if previous is not None and previous[1].out_features != layer.in_features:
-            before, linear = previous
-            errors.append(
-                ErrorItem(
-                    ("body", "network", "layers", index, "in_features"),
-                    f"layer {index} takes {layer.in_features} features but layer {before} gives "
-                    f"{linear.out_features}: each linear layer's in_features must equal the "
-                    "previous linear layer's out_features",
-                    "layers_do_not_chain",
-                )
-            )
-        previous = (index, layer)
-    if errors:
-        raise InvalidRequest(errors)
-    count = sum(p.size for p in parameters(layers))
-    if count > settings.max_parameters:
-        raise LimitExceeded(
-            ("body", "network"),
-            "max_parameters",
-            settings.max_parameters,
-            count,
-            "the number of parameters",
-        )
+def loss_spec(loss: LossModel) -> Loss:
+    """The engine-side loss a request names: `"huber"`, or `{"type": "huber", "delta": 0.5}`."""
+    if isinstance(loss, str):
+        return LOSSES[loss]()
+    return LOSSES[loss.type](**loss.model_dump(exclude={"type"}))
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def check_float32_scalars(layers: tuple[Layer, ...], learning_rate: float | None) -> None:
-    """In float32 the engines take every number as a float32: a slope, a beta or a learning rate
-    beyond ±3.4e38 does not fit (torch would refuse it half-way through)."""
+def check_float32_scalars(
+    layers: tuple[Layer, ...], loss: LossModel, learning_rate: float | None
+) -> None:
+    """In float32 the engines take every number as a float32: a slope, a beta, a margin or a
+    learning rate beyond ±3.4e38 does not fit (torch would refuse it half-way through)."""
     scalars: list[tuple[Loc, float]] = [
-        (("body", "network", "layers", index, name), value)
-        for index, layer in enumerate(layers)
-        for name, value in dataclasses.asdict(layer).items()
+        (network.layer_loc(path, name), value)
+        for path, layer in network.walk_layers(layers)
+        for name, value in vars(layer).items()
         if isinstance(value, float)
     ]
+    if not isinstance(loss, str):
+        scalars += [(("body", "loss", name), v) for name, v in loss if isinstance(v, float)]
     if learning_rate is not None:
         scalars.append((("body", "learning_rate"), learning_rate))
     errors = [
@@ -130,22 +76,6 @@ def check_float32_scalars(layers: tuple[Layer, ...], learning_rate: float | None
     ]
     if errors:
         raise InvalidRequest(errors)
-
-
-def widths(layers: tuple[Layer, ...], in_width: int) -> list[int]:
-    """The width of every layer's output, given the input's."""
-    out = []
-    width = in_width
-    for layer in layers:
-        if isinstance(layer, Linear):
-            width = layer.out_features
-        out.append(width)
-    return out
-
-
-def input_width(layers: tuple[Layer, ...]) -> int | None:
-    """in_features of the first linear layer; None if any width will do (no linear layer)."""
-    return next((layer.in_features for layer in layers if isinstance(layer, Linear)), None)
 
 
 # --- arrays ------------------------------------------------------------------------------------
@@ -175,27 +105,33 @@ def shape_error(loc: Loc, expected: tuple[int, ...], got: tuple[int, ...], hint:
 def prepare(
     request: ProblemRequest,
     settings: Settings,
-    engines: Sequence[str] = (REFERENCE,),
+    engines: tuple[str, ...] | list[str] = (REFERENCE,),
     learning_rate: float | None = None,
     numeric_options: NumericOptions | None = None,
 ) -> Prepared:
     """The problem, with `engines` to run on it (autograd, the reference, always among them)."""
-    layers = layer_specs(request.network.layers)
-    check_network(layers, settings)
+    layers = network.specs(request.network.layers)
+    parameters = network.check_layers(layers, settings)
     dtype = DTYPES[request.dtype]
     if dtype is np.float32:
-        check_float32_scalars(layers, learning_rate)
+        check_float32_scalars(layers, request.loss, learning_rate)
+    loss = loss_spec(request.loss)
 
-    x, single = inputs(request, layers, dtype, settings)
-    y = targets(request, layers, x, single, dtype)
-    weights = weights_for(request, layers, dtype, settings.max_errors)
+    x, single, shapes = inputs(request, layers, dtype, settings)
+    y = targets(request, loss, x, single, shapes, dtype)
+    weights = weights_for(request, layers, parameters, dtype, settings.max_errors)
+    draws = (
+        dropout_masks(layers, request.dropout_seed, x.shape, x.dtype)
+        if any(layer.draws for _, layer in network.walk_layers(layers))
+        else {}
+    )
 
     tolerance = resolve(request.tolerance, default_tolerance(request.dtype, settings))
-    problem = Problem(layers, weights, x, y, LOSSES[request.loss](), learning_rate)
+    problem = Problem(layers, weights, x, y, loss, learning_rate, draws)
     names = list(dict.fromkeys([REFERENCE, *engines]))  # once each, the reference first
     chosen = {name: ENGINES[name] for name in names}
     tolerances: dict[str, ToleranceRule] = {name: fixed(tolerance) for name in names[1:]}
-    cost = x.shape[0] * sum(w.size for w in weights.values()) * len(names)
+    cost = PASSES * x.shape[0] * shapes.cost * len(names)
     if "numeric" in chosen:
         options = numeric_options or NumericOptions()
         numeric_cost = numeric.cost(problem)
@@ -211,7 +147,7 @@ def prepare(
         chosen["numeric"] = partial(numeric.run, step=options.step)
         tolerances["numeric"] = numeric_rule(options.tolerance, request.dtype, settings)
         cost += numeric_cost
-    return Prepared(problem, chosen, tolerance, tolerances, cost=cost, single=single)
+    return Prepared(problem, chosen, tolerance, tolerances, cost, single, shapes)
 
 
 def default_tolerance(dtype: str, settings: Settings) -> Tolerance:
@@ -247,93 +183,86 @@ def numeric_rule(asked: RequestTolerance, dtype: str, settings: Settings) -> Tol
 
 def inputs(
     request: ProblemRequest, layers: tuple[Layer, ...], dtype: type, settings: Settings
-) -> tuple[np.ndarray, bool]:
-    """x as (batch, in_features), and whether it was a single point."""
+) -> tuple[np.ndarray, bool, Shapes]:
+    """x with a batch axis, whether it was one sample, and the shapes it takes through the
+    network; x defaults to the seed's point where the network takes it."""
     loc: Loc = ("body", "x")
-    expected = input_width(layers)
-    if request.x is None:
-        if expected not in (None, len(seed.X)):
-            raise InvalidRequest(
-                [
-                    ErrorItem(
-                        loc,
-                        f"x is required: the network takes {expected} features and the default "
-                        f"x (the seed's point) has {len(seed.X)}",
-                        "missing",
-                    )
-                ]
-            )
-        array = np.array(seed.X)
-    else:
-        array = request.x
+    array = np.array(seed.X) if request.x is None else request.x
     if array.size == 0:
         raise InvalidRequest([ErrorItem(loc, "x must hold at least one number", "empty")])
-    if array.ndim not in (1, 2):
-        msg = "x is one point [x1, x2, …] or a batch [[…], …]"
-        raise InvalidRequest([ErrorItem(loc, msg, "wrong_shape")])
-    single = array.ndim == 1
-    x = cast(array[None] if single else array, loc, dtype)
-    batch, width = x.shape
-    if expected is not None and width != expected:
-        what = "point" if single else "every row"
-        raise InvalidRequest(
-            [
-                ErrorItem(
-                    loc,
-                    f"the network takes {expected} features (in_features of its first linear "
-                    f"layer) but {what} of x has {width}",
-                    "wrong_shape",
-                )
-            ]
-        )
-    if batch > settings.max_batch:
-        raise LimitExceeded(loc, "max_batch", settings.max_batch, batch, "the batch size")
-    activations = batch * (width + sum(widths(layers, width)))
-    if activations > settings.max_activations:
+    try:
+        ndim = network.sample_ndim(layers, array.ndim)
+        single = array.ndim == ndim
+        x = cast(array[None] if single else array, loc, dtype)
+        if x.shape[0] > settings.max_batch:
+            raise LimitExceeded(loc, "max_batch", settings.max_batch, x.shape[0], "the batch size")
+        shapes = network.walk(layers, x.shape[1:], x.shape[0])
+    except InvalidRequest as error:
+        if request.x is None and error.errors[0].loc == loc:
+            msg = (
+                f"x is required: the default x, the seed's point {seed.X}, does not fit this "
+                f"network ({error.errors[0].msg})"
+            )
+            raise InvalidRequest([ErrorItem(loc, msg, "missing")]) from None
+        raise
+    batch = x.shape[0]
+    if batch * shapes.values > settings.max_activations:
         raise LimitExceeded(
             loc,
             "max_activations",
             settings.max_activations,
-            activations,
-            "batch × (input width + every layer's width)",
+            batch * shapes.values,
+            "batch × (numbers in one sample of x and in every layer's output)",
         )
-    return x, single
+    if PASSES * batch * shapes.cost > settings.max_cost:
+        raise LimitExceeded(
+            ("body", "network"),
+            "max_cost",
+            settings.max_cost,
+            PASSES * batch * shapes.cost,
+            "the multiply-adds of a forward and a backward pass (3 × batch × a sample's forward)",
+        )
+    return x, single, shapes
 
 
 def targets(
-    request: ProblemRequest,
-    layers: tuple[Layer, ...],
-    x: np.ndarray,
-    single: bool,
-    dtype: type,
+    request: ProblemRequest, loss: Loss, x: np.ndarray, single: bool, shapes: Shapes, dtype: type
 ) -> np.ndarray:
-    """y as (batch, out_features), the prediction's shape; (batch,) class indices for
-    cross_entropy."""
-    batch = x.shape[0]
-    out = widths(layers, x.shape[1])[-1]
+    """y with a batch axis, the prediction's shape; (batch,) class indices for a loss that
+    takes classes."""
+    batch, out = x.shape[0], shapes.prediction
     given = request.y
-    if request.loss == "cross_entropy":
-        return class_indices(given, batch, out, single, dtype)
+    if loss.targets == "classes":
+        if len(out) != 1:
+            msg = (
+                f"{loss.name} takes one score per class, a prediction of [classes] per sample; "
+                f"this network's is {shape_text(out)} per sample"
+            )
+            raise InvalidRequest([ErrorItem(("body", "loss"), msg, "wrong_shape")])
+        return class_indices(given, loss.name, batch, out[0], single, dtype)
     if given is None:
-        return default_labels(request, x, out, dtype)
+        return default_labels(request, loss, x, out, dtype)
     y = shaped_like_prediction(given, batch, out, single, dtype)
-    if request.loss == "bce_with_logits":
+    if loss.targets == "probabilities":
         outside = np.argwhere((y < 0) | (y > 1))
         if len(outside):
             index = tuple(int(i) for i in outside[0])
             where = index[1:] if single else index
-            msg = f"bce_with_logits takes targets in [0, 1]; this one is {y[index]}"
+            msg = f"{loss.name} takes targets in [0, 1]; this one is {y[index]}"
             raise InvalidRequest([ErrorItem(("body", "y", *where), msg, "out_of_range")])
     return y
 
 
-def default_labels(request: ProblemRequest, x: np.ndarray, out: int, dtype: type) -> np.ndarray:
+def default_labels(
+    request: ProblemRequest, loss: Loss, x: np.ndarray, out: tuple[int, ...], dtype: type
+) -> np.ndarray:
+    """The seed's labels, ½ Σ x² per sample, for one output with sse or mse."""
     loc: Loc = ("body", "y")
-    if request.loss not in ("sse", "mse") or out != 1:
+    if loss.name not in ("sse", "mse") or out != (1,):
         why = (
-            f"the network has {out} outputs"
-            if request.loss in ("sse", "mse")
-            else f"the loss is {request.loss}"
+            f"the network's prediction is {shape_text(out)} per sample"
+            if loss.name in ("sse", "mse")
+            else f"the loss is {loss.name}"
         )
         msg = (
             f"y is required: {why}, and the default labels (½ Σ x² per sample) are defined for "
@@ -343,7 +272,7 @@ def default_labels(request: ProblemRequest, x: np.ndarray, out: int, dtype: type
     if request.x is None:
         return np.full((1, 1), seed.Y, dtype=dtype)
     with np.errstate(over="ignore"):
-        labels = seed.labels(x.astype(np.float64)).astype(dtype)
+        labels = seed.labels(x.reshape(len(x), -1).astype(np.float64)).astype(dtype)
     if not np.all(np.isfinite(labels)):
         msg = "the default labels ½ Σ x² overflow for this x; give y"
         raise InvalidRequest([ErrorItem(loc, msg, "overflow")])
@@ -351,35 +280,35 @@ def default_labels(request: ProblemRequest, x: np.ndarray, out: int, dtype: type
 
 
 def shaped_like_prediction(
-    y: float | np.ndarray, batch: int, out: int, single: bool, dtype: type
+    y: float | np.ndarray, batch: int, out: tuple[int, ...], single: bool, dtype: type
 ) -> np.ndarray:
     loc: Loc = ("body", "y")
-    prediction_shape = (out,) if single else (batch, out)
+    prediction_shape = out if single else (batch, *out)
     if isinstance(y, float):
         if prediction_shape != (1,):
-            hint = " like the prediction (a bare number fits one point with one output)"
+            hint = " like the prediction (a bare number fits one sample with one output)"
             raise InvalidRequest([shape_error(loc, prediction_shape, (), hint)])
         y = np.array([y])
     if y.shape != prediction_shape:
         hint = " like the prediction"
-        if not single and out == 1 and y.shape == (batch,):
+        if not single and out == (1,) and y.shape == (batch,):
             hint += ": one output per sample is written [[y1], [y2], …]"
         raise InvalidRequest([shape_error(loc, prediction_shape, y.shape, hint)])
-    return cast(y, loc, dtype).reshape(batch, out)  # refuses a number float32 cannot hold
+    return cast(y, loc, dtype).reshape(batch, *out)  # refuses a number float32 cannot hold
 
 
 def class_indices(
-    y: float | np.ndarray | None, batch: int, classes: int, single: bool, dtype: type
+    y: float | np.ndarray | None, loss: str, batch: int, classes: int, single: bool, dtype: type
 ) -> np.ndarray:
-    """cross_entropy's targets: one integer in [0, classes) per sample."""
+    """A classification loss's targets: one integer in [0, classes) per sample."""
     loc: Loc = ("body", "y")
-    form = "a bare integer for one point" if single else f"a list of {batch} integers"
+    form = "a bare integer for one sample" if single else f"a list of {batch} integers"
     if y is None:
-        msg = f"y is required: cross_entropy takes class indices, {form}"
+        msg = f"y is required: {loss} takes class indices, {form}"
         raise InvalidRequest([ErrorItem(loc, msg, "missing")])
     values = np.array([y]) if isinstance(y, float) else y
     if single != isinstance(y, float) or values.shape != (batch,):
-        msg = f"cross_entropy takes class indices: {form}"
+        msg = f"{loss} takes class indices: {form}"
         raise InvalidRequest([ErrorItem(loc, msg, "wrong_shape")])
     for problem, type_ in (
         (values != np.floor(values), "not_an_integer"),
@@ -407,19 +336,27 @@ def _cached_initial_weights(layers: tuple[Layer, ...], seed: int) -> dict[str, n
     return weights
 
 
-def seeded_weights(layers: tuple[Layer, ...], seed: int) -> dict[str, np.ndarray]:
+def seeded_weights(
+    layers: tuple[Layer, ...], parameters: list[Param], seed: int
+) -> dict[str, np.ndarray]:
     """torch's initial weights; small networks' are cached, as clients repeat the same seed."""
-    if sum(p.size for p in parameters(layers)) <= CACHED_PARAMETERS:
+    if sum(p.size for p in parameters) <= CACHED_PARAMETERS:
         return _cached_initial_weights(layers, seed)
     return initial_weights(layers, seed)
 
 
 def weights_for(
-    request: ProblemRequest, layers: tuple[Layer, ...], dtype: type, max_errors: int
+    request: ProblemRequest,
+    layers: tuple[Layer, ...],
+    expected: list[Param],
+    dtype: type,
+    max_errors: int,
 ) -> dict[str, np.ndarray]:
-    expected = parameters(layers)
+    """The trainable parameters by name, in `state_dict` order. A real `state_dict`'s buffers
+    (batch norm's running statistics) are accepted when their shapes fit, and left out: they
+    get no gradient, and train mode does not read them."""
     if request.weights is None:
-        initial = seeded_weights(layers, request.init_seed)
+        initial = seeded_weights(layers, expected, request.init_seed)
         return {name: w.astype(dtype) for name, w in initial.items()}  # a copy: never shared
     if "init_seed" in request.model_fields_set:
         msg = "give either weights or init_seed, not both"
@@ -437,8 +374,9 @@ def weights_for(
                     {"name": p.name},
                 )
             )
+    buffers = {p.name: p for p in sequence.buffers(layers)}
     names = {p.name for p in expected}
-    unexpected = [name for name in given if name not in names]
+    unexpected = [name for name in given if name not in names and name not in buffers]
     listed = names_text([p.name for p in expected])
     errors += [
         ErrorItem(
@@ -448,12 +386,16 @@ def weights_for(
         )
         for name in unexpected[:max_errors]
     ]
+    for name in given:
+        if name in buffers and np.shape(given[name]) != buffers[name].shape:
+            shape = buffers[name].shape
+            errors.append(shape_error(("body", "weights", name), shape, np.shape(given[name]), ""))
     weights = {}
     for p in expected:
         if p.name not in given:
             continue
         loc: Loc = ("body", "weights", p.name)
-        array = cast(given[p.name], loc, dtype)
+        array = cast(np.asarray(given[p.name]), loc, dtype)
         if array.shape != p.shape:
             hint = " (out_features × in_features)" if p.name.endswith(".weight") else ""
             if array.shape == p.shape[::-1] and len(p.shape) == 2:

@@ -7,11 +7,10 @@ import numpy as np
 import torch
 
 from service.engines import Problem
-from service.engines.layers import Layer
+from service.engines.layers import Layer, sequence
 from service.engines.losses import LOSSES
 from service.models import Network
-from service.problem import layer_specs as specs_of
-from service.problem import parameters
+from service.network import specs
 
 # Every activation of the contract, with non-default parameters where it has any.
 ACTIVATIONS: list[dict[str, Any]] = [
@@ -40,7 +39,7 @@ def mlp(activation: dict[str, Any], sizes: tuple[int, ...] = (3, 5, 4, 2)) -> li
 
 def layer_specs(layers: list[dict[str, Any]]) -> tuple[Layer, ...]:
     """The engines' layers for layers written as in a request."""
-    return specs_of(Network.model_validate({"layers": layers}).layers)
+    return specs(Network.model_validate({"layers": layers}).layers)
 
 
 def random_problem(
@@ -51,13 +50,14 @@ def random_problem(
     seed: int = 0,
 ) -> Problem:
     rng = np.random.default_rng(seed)
-    specs = layer_specs(layers)
-    weights = {p.name: rng.normal(0, 0.8, p.shape).astype(dtype) for p in parameters(specs)}
-    n_in = next(p.shape[1] for p in parameters(specs))
-    n_out = [p.shape[0] for p in parameters(specs)][-1]
+    network = layer_specs(layers)
+    parameters = sequence.parameters(network)
+    weights = {p.name: rng.normal(0, 0.8, p.shape).astype(dtype) for p in parameters}
+    n_in = next(p.shape[1] for p in parameters)
+    n_out = [p.shape[0] for p in parameters][-1]
     x = rng.normal(0, 1, (batch, n_in)).astype(dtype)
     y = rng.normal(0, 1, (batch, n_out)).astype(dtype)
-    return Problem(specs, weights, x, y, LOSSES[loss]())
+    return Problem(network, weights, x, y, LOSSES[loss]())
 
 
 class Residual(torch.nn.Sequential):

@@ -41,7 +41,7 @@ def test_layers_that_do_not_chain_name_the_layer_and_both_shapes() -> None:
     assert "layer 2 (linear)" in error.msg
     assert "[10]" in error.msg
     assert "4 features" in error.msg
-    assert "layer 1's output" in error.msg
+    assert "the output of layer 1 (relu)" in error.msg
 
 
 def test_an_input_that_does_not_fit_the_first_layer_names_x() -> None:

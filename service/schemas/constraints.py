@@ -6,7 +6,20 @@ numbers are refused wherever they appear.
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
+
+from service.arrays import Bounds, refuse
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 PositiveFinite = Annotated[Finite, Field(gt=0)]
@@ -74,3 +87,27 @@ Sizes = Annotated[
     Discriminator(_int_or_sequence),
     AfterValidator(_as_sizes),
 ]
+
+
+class Strict(BaseModel):
+    """Every request model: strict types, unknown fields refused, frozen once read."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _few_unknown_fields(cls, data: Any, info: ValidationInfo) -> Any:
+        """Pydantic makes an error of every unknown field, each holding its value: past
+        max_errors of them only the first are made, and the rest counted."""
+        bounds = info.context
+        if not (isinstance(bounds, Bounds) and isinstance(data, dict)):
+            return data
+        unknown = [key for key in data if key not in cls.model_fields]
+        if len(unknown) <= bounds.max_errors:
+            return data
+        errors = [
+            InitErrorDetails(type="extra_forbidden", loc=(key,), input=data[key])
+            for key in unknown[: bounds.max_errors]
+        ]
+        refuse(bounds, errors, len(unknown))
+        return {key: value for key, value in data.items() if key in cls.model_fields}

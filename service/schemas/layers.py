@@ -8,7 +8,7 @@ This module needs pydantic only (the client imports it).
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from service.schemas.constraints import (
     Axis,
@@ -18,12 +18,8 @@ from service.schemas.constraints import (
     NaturalPair,
     PositiveFinite,
     Sizes,
+    Strict,
 )
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
 
 # --- the seed's kinds: linear and elementwise activations ---------------------------------------
 

@@ -7,13 +7,9 @@ names and defaults. This module needs pydantic only (the client imports it).
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag
 
-from service.schemas.constraints import Finite, PositiveFinite
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+from service.schemas.constraints import Finite, PositiveFinite, Strict
 
 
 class SSE(Strict):

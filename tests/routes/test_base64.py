@@ -79,7 +79,8 @@ async def test_base64_candidate_is_graded(client: httpx.AsyncClient) -> None:
         (b64([float("nan"), 1.0]), ["body", "x", "data_b64"], "non-finite number at [0]"),
         (b64([float("inf"), 1.0], "float32"), ["body", "x", "data_b64"], "non-finite"),
         ({**b64([1.0, 2.0]), "dtype": "float16"}, ["body", "x", "dtype"], "'float64' or"),
-        ({**b64([1.0, 2.0]), "shape": [1, 1, 2]}, ["body", "x", "shape"], "at most 2"),
+        ({**b64([1.0] * 7), "shape": [1] * 7}, ["body", "x", "shape"], "at most 6"),
+        ({**b64([1.0, 2.0]), "shape": [1, 1, 2]}, ["body", "x"], "this x has 3"),
         ({**b64([1.0, 2.0]), "extra": 1}, ["body", "x", "extra"], "Extra inputs"),
     ],
 )  # fmt: skip

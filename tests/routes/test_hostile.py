@@ -54,6 +54,10 @@ def linear(**fields: Any) -> dict[str, Any]:
     return {"type": "linear", "in_features": 2, "out_features": 1, **fields}
 
 
+def conv(**fields: Any) -> dict[str, Any]:
+    return {"type": "conv2d", "in_channels": 1, "out_channels": 1, "kernel_size": 2, **fields}
+
+
 # (where, body with MARK in one numeric field, loc of that field), valid for both endpoints
 PROBLEM_FIELDS: list[tuple[str, dict[str, Any], list]] = [
     ("x point", {"x": [MARK, 1]}, ["body", "x", 0]),
@@ -80,6 +84,35 @@ PROBLEM_FIELDS: list[tuple[str, dict[str, Any], list]] = [
      ["body", "network", "layers", 0, "threshold"]),
     ("base64 shape", {"x": {"shape": [MARK], "dtype": "float64", "data_b64": ""}},
      ["body", "x", "shape", 0]),
+    ("dropout_seed", {"dropout_seed": MARK}, ["body", "dropout_seed"]),
+    *[(option, {"network": {"layers": [layer]}}, ["body", "network", "layers", 0, *where])
+      for option, layer, where in [
+          ("in_channels", conv(in_channels=MARK), ["in_channels"]),
+          ("out_channels", conv(out_channels=MARK), ["out_channels"]),
+          ("kernel_size", conv(kernel_size=MARK), ["kernel_size"]),
+          ("kernel_size pair", conv(kernel_size=[2, MARK]), ["kernel_size", 1]),
+          ("stride", conv(stride=MARK), ["stride"]),
+          ("padding", conv(padding=[MARK, 1]), ["padding", 0]),
+          ("dilation", conv(dilation=MARK), ["dilation"]),
+          ("pool stride", {"type": "max_pool2d", "kernel_size": 2, "stride": MARK}, ["stride"]),
+          ("start_dim", {"type": "flatten", "start_dim": MARK}, ["start_dim"]),
+          ("end_dim", {"type": "flatten", "end_dim": MARK}, ["end_dim"]),
+          ("num_features", {"type": "batch_norm1d", "num_features": MARK}, ["num_features"]),
+          ("eps", {"type": "batch_norm2d", "num_features": 1, "eps": MARK}, ["eps"]),
+          ("normalized_shape", {"type": "layer_norm", "normalized_shape": [2, MARK]},
+           ["normalized_shape", 1]),
+          ("dropout p", {"type": "dropout", "p": MARK}, ["p"]),
+          ("dim", {"type": "softmax", "dim": MARK}, ["dim"]),
+          ("residual", {"type": "residual", "layers": [linear(out_features=MARK)]},
+           ["layers", 0, "out_features"]),
+      ]],
+    *[(option, {"loss": loss}, ["body", "loss", option])
+      for option, loss in [
+          ("beta", {"type": "smooth_l1", "beta": MARK}),
+          ("delta", {"type": "huber", "delta": MARK}),
+          ("margin", {"type": "multi_margin", "margin": MARK}),
+          ("p", {"type": "multi_margin", "p": MARK}),
+      ]],
 ]  # fmt: skip
 
 GRADIENTS_ONLY = [
