@@ -167,6 +167,10 @@ def tensor(value: list[Any], bounds: Bounds | None) -> np.ndarray:
     read down the first entries: every list at one depth must have the same length."""
     try:
         if not (value and type(value[0]) is list):
+            nested = next((i for i, v in enumerate(value) if type(v) is list), None)
+            if nested is not None:  # numbers, then a list: not one array
+                refuse(bounds, [mixed((nested,), value[nested])])
+                raise _Refused
             return regular([value], (len(value),), bounds)
         if not any(type(row) is list and row and type(row[0]) is list for row in value[:1]):
             return matrix(value, bounds)
@@ -197,7 +201,7 @@ def deeper(value: list[Any], bounds: Bounds | None) -> np.ndarray:
             k = wrong[0]
             path = tuple(int(i) for i in np.unravel_index(k, shape[:depth]))
             if type(level[k]) is not list:
-                error = InitErrorDetails(type="list_type", loc=path, input=level[k])
+                error = mixed(path, level[k])
             else:
                 first = [0] * depth
                 msg = (
@@ -212,11 +216,23 @@ def deeper(value: list[Any], bounds: Bounds | None) -> np.ndarray:
     return regular(level, tuple(shape), bounds)
 
 
+def mixed(path: tuple[int, ...], value: Any) -> InitErrorDetails:
+    """A number (or anything else) where the first entry at its depth is a list: the nesting
+    is not regular, which the JSON Schema of nested lists cannot say."""
+    first = [0] * len(path)
+    msg = (
+        f"entry {list(path)} is {'a list' if type(value) is list else 'not a list'} where entry "
+        f"{first} is {'not ' if type(value) is list else ''}one: an array's entries at one depth "
+        "are all lists of the same length, or all numbers"
+    )
+    return InitErrorDetails(type=PydanticCustomError("ragged_array", msg), loc=path, input=value)
+
+
 def matrix(rows: list[Any], bounds: Bounds | None) -> np.ndarray:
     not_lists = [i for i, row in enumerate(rows) if type(row) is not list]
     lengths = {len(row) for row in rows if type(row) is list}
     if not_lists:
-        errors = [InitErrorDetails(type="list_type", loc=(i,), input=rows[i]) for i in not_lists]
+        errors = [mixed((i,), rows[i]) for i in not_lists]
         refuse(bounds, errors)
         raise _Refused
     if len(lengths) == 1:

@@ -41,9 +41,19 @@ class JSONResponse(StarletteJSONResponse):
 
     def render(self, content: Any) -> bytes:
         try:
-            return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+            return orjson.dumps(content, default=contiguous, option=orjson.OPT_SERIALIZE_NUMPY)
         except orjson.JSONEncodeError:
-            return orjson.dumps(encodable(content), option=orjson.OPT_SERIALIZE_NUMPY)
+            return orjson.dumps(
+                encodable(content), default=contiguous, option=orjson.OPT_SERIALIZE_NUMPY
+            )
+
+
+def contiguous(value: Any) -> Any:
+    """orjson writes C-contiguous arrays natively; a strided view (a transposed gradient, a
+    slice) is copied into one first."""
+    if isinstance(value, np.ndarray) and not value.flags.c_contiguous:
+        return np.ascontiguousarray(value)
+    raise TypeError
 
 
 def base64_tensor(array: np.ndarray) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from service.engines.layers.base import Shape, shape_text
 from service.errors import ErrorItem, InvalidRequest, LimitExceeded, Loc
 
 LAYERS: Loc = ("body", "network", "layers")
+# The options that say what input a layer takes: a first layer's mismatch is x's fault.
+INPUT_OPTIONS = {"in_features", "in_channels", "num_features", "normalized_shape", None}
 # The options that size a layer's arrays; each is bounded by GRADIENT_SERVICE_MAX_WIDTH.
 WIDTHS = ("in_features", "out_features", "in_channels", "out_channels", "num_features")
 
@@ -92,12 +94,15 @@ def sample_ndim(layers: tuple[Layer, ...], x_ndim: int) -> int:
     layer = first_fixing(layers)
     if layer is None:
         return 1 if x_ndim == 1 else x_ndim - 1
+    ndim = layer.sample_ndim()
     if layer.mixes_batch:
-        if x_ndim < 2:
-            msg = f"x is one sample, but {layer.kind} needs a batch of them: send [[…], …]"
+        if x_ndim < 2 or x_ndim == ndim:
+            msg = (
+                f"x is one sample, but {layer.kind} in train mode needs a batch of them: "
+                "send a list of samples"
+            )
             raise InvalidRequest([ErrorItem(("body", "x"), msg, "wrong_shape")])
         return x_ndim - 1
-    ndim = layer.sample_ndim()
     assert ndim is not None
     if x_ndim not in (ndim, ndim + 1):
         msg = (
@@ -142,7 +147,10 @@ def walk(layers: tuple[Layer, ...], sample: Shape, batch: int) -> Shapes:
     except sequence.LayerShapeError as error:
         index = error.path[0]
         before = sequence.output_shapes(layers[:index], sample, batch) if index else []
-        sees_x = all(shape == sample for shape in before)
+        passed_on = all(shape == sample for shape in before) and not any(
+            layer.parameters() for layer in layers[:index]
+        )  # x reaches the layer as it is, through activations, dropout and the like
+        sees_x = passed_on and error.field in INPUT_OPTIONS
         kind = walk_at(layers, error.path).kind
         where = ".".join(map(str, error.path))
         if sees_x and len(error.path) == 1:

@@ -97,6 +97,8 @@ def torch_module(layer: dict[str, Any]) -> torch.nn.Module:
     args = {k: v for k, v in layer.items() if k != "type"}
     if kind == "residual":
         return Residual(*(torch_module(inner) for inner in args["layers"]))
+    if kind in ("softmax", "log_softmax"):
+        args.setdefault("dim", -1)  # the contract's default; torch's is a deprecated guess
     return TORCH_MODULES[kind](**args)
 
 

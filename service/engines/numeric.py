@@ -25,6 +25,7 @@ inputs that is rare; with exact zeros (x = 0, zero weights and biases) it is the
 This module never imports torch (a test pins that).
 """
 
+import math
 import time
 from collections.abc import Callable, Mapping
 
@@ -210,28 +211,143 @@ def input_gradient(baseline: Baseline, step: float, chunk_floats: int) -> Array:
     return central_differences(x, step, baseline.chunk(chunk_floats, 1), losses)
 
 
+# --- the general path: any layer kind ----------------------------------------------------------
+
+
+class Replay:
+    """The unperturbed float64 pass through layers of any kind, and copies run through the rest
+    of it. Parameters are perturbed in place, one entry at a time, and put back."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.layers = problem.layers
+        self.weights = {k: w.astype(np.float64) for k, w in problem.weights.items()}  # copies
+        draws = {k: v.astype(np.float64) for k, v in problem.draws.items()}
+        self.own = [sequence.own(i, self.weights | draws) for i in range(len(self.layers))]
+        self.y = problem.y.astype(np.float64, copy=False)
+        self.loss = problem.loss
+        tape = sequence.forward(self.layers, self.weights | draws, problem.x.astype(np.float64))
+        self.inputs = [step.input for step in tape]  # inputs[p]: layer p's input, batch first
+        self.prediction = tape[-1].output
+        self.loss_value = self.loss.value_and_gradient(self.prediction, self.y)[0]
+        self.widest = max(v[0].size for v in [*self.inputs, self.prediction])
+        # samples stay apart (no batch norm, no draws): a change to x[b] moves sample b only
+        self.separable = not any(layer.mixes_batch or layer.draws for layer in self.layers)
+
+    def layer_on_copies(self, q: int, z: Array) -> Array:
+        """Layer q on K copies of a batch, (K, n, …): as one batch of K·n samples where the
+        layer treats samples apart (its draws repeated per copy), else copy by copy."""
+        layer, params = self.layers[q], self.own[q]
+        if layer.mixes_batch:
+            return np.stack([layer.forward(copy, params)[0] for copy in z])
+        k, n = z.shape[:2]
+        tiled = {
+            name: np.tile(v, (k,) + (1,) * (v.ndim - 1)) if name in layer.draws else v
+            for name, v in params.items()
+        }
+        out = layer.forward(z.reshape(k * n, *z.shape[2:]), tiled)[0]
+        return out.reshape(k, n, *out.shape[1:])
+
+    def losses(self, p: int, z: Array, rows: Array | None = None) -> Array:
+        """The loss of each copy (K, n, …) of layer p's output (p = −1: of x) run to the end;
+        a copy of one sample (`rows[k]`) is first put back into the unperturbed batch."""
+        for q in range(p + 1, len(self.layers)):
+            z = self.layer_on_copies(q, z)
+        if rows is not None and len(self.prediction) > 1:
+            full = np.repeat(self.prediction[None], len(z), axis=0)
+            full[np.arange(len(z)), rows] = z[:, 0]
+            z = full
+        return self.loss.per_copy(z, self.y)
+
+    def chunk(self, chunk_floats: int, n: int) -> int:
+        """Entries per chunk: 2 copies of n samples at the widest layer each."""
+        return max(1, chunk_floats // (2 * n * self.widest + self.prediction.size))
+
+
+def parameter_gradient(replay: Replay, p: int, name: str, step: float, chunk_floats: int) -> Array:
+    """dL/dθ of parameter `name` of layer p: each entry moved ±h in place, the layer run on its
+    unperturbed input for each copy, the copies then run to the loss together."""
+    layer, params = replay.layers[p], replay.own[p]
+    theta = params[name]
+    flat = theta.reshape(-1)  # a view: an entry moved here moves in the layer's parameters
+    x = replay.inputs[p]
+
+    def losses(f: Array, delta: Array) -> Array:
+        outputs = []
+        for entry, d in zip(f, delta, strict=True):
+            old = flat[entry]
+            flat[entry] = old + d
+            outputs.append(layer.forward(x, params)[0])
+            flat[entry] = old  # exactly as it was
+        return replay.losses(p, np.stack(outputs))
+
+    return central_differences(theta, step, replay.chunk(chunk_floats, len(x)), losses)
+
+
+def input_gradient_general(replay: Replay, step: float, chunk_floats: int) -> Array:
+    """dL/dx: with samples apart, a copy carries the moved sample alone; else the whole batch."""
+    x = replay.inputs[0]
+    sample = x[0].size
+
+    def losses(f: Array, delta: Array) -> Array:
+        b, j = np.divmod(f, sample)
+        if replay.separable:
+            copies = x[b].reshape(len(f), -1).copy()
+            copies[np.arange(len(f)), j] += delta
+            return replay.losses(-1, copies.reshape(len(f), 1, *x.shape[1:]), rows=b)
+        copies = np.repeat(x[None], len(f), axis=0).reshape(len(f), len(x), -1)
+        copies[np.arange(len(f)), b, j] += delta
+        return replay.losses(-1, copies.reshape(len(f), *x.shape))
+
+    n = 1 if replay.separable else len(x)
+    return central_differences(x, step, replay.chunk(chunk_floats, n), losses)
+
+
+def fast_path(problem: Problem) -> bool:
+    """The per-column shortcut holds for linear layers on (batch, features) and elementwise
+    layers only; every other network takes the general path."""
+    return problem.x.ndim == 2 and all(
+        isinstance(layer, Linear) or (layer.elementwise and isinstance(layer, Activation))
+        for layer in problem.layers
+    )
+
+
 def run(
-    problem: Problem, step: float = DEFAULT_STEP, *, chunk_floats: int = CHUNK_FLOATS
+    problem: Problem,
+    step: float = DEFAULT_STEP,
+    *,
+    chunk_floats: int = CHUNK_FLOATS,
+    general: bool = False,
 ) -> EngineResult:
     """Loss and prediction of the unperturbed float64 pass, gradients by central differences,
-    all cast to the problem's dtype. `chunk_floats` bounds the working arrays (in float64s)."""
+    all cast to the problem's dtype. `chunk_floats` bounds the working arrays (in float64s);
+    `general` takes the general path even where the shortcut holds."""
     start = time.perf_counter()
     dtype = problem.dtype
+    gradients: dict[str, Array] = {}
     with np.errstate(all="ignore"):  # overflow is reported by the caller, not warned about
-        baseline = Baseline(problem)
-        gradients: dict[str, Array] = {}
-        for index, layer in enumerate(problem.layers):
-            if isinstance(layer, Linear):
-                gradients |= layer_gradients(baseline, index, step, chunk_floats)
-        grad_x = input_gradient(baseline, step, chunk_floats)
+        if fast_path(problem) and not general:
+            baseline = Baseline(problem)
+            for index, layer in enumerate(problem.layers):
+                if isinstance(layer, Linear):
+                    gradients |= layer_gradients(baseline, index, step, chunk_floats)
+            grad_x = input_gradient(baseline, step, chunk_floats)
+            loss, prediction = baseline.loss_value, baseline.prediction
+        else:
+            replay = Replay(problem)
+            for index, layer in enumerate(problem.layers):
+                for param in layer.parameters():
+                    gradient = parameter_gradient(replay, index, param.name, step, chunk_floats)
+                    gradients[f"{index}.{param.name}"] = gradient
+            grad_x = input_gradient_general(replay, step, chunk_floats)
+            loss, prediction = replay.loss_value, replay.prediction
     gradients = {name: gradients[name].astype(dtype, copy=False) for name in problem.weights}
     updated = None
     if problem.learning_rate is not None:
         updated = manual.sgd_step(dict(problem.weights), gradients, problem.learning_rate)
     elapsed_ms = (time.perf_counter() - start) * 1e3
     return EngineResult(
-        dtype.type(baseline.loss_value),
-        baseline.prediction.astype(dtype, copy=False),
+        dtype.type(loss),
+        prediction.astype(dtype, copy=False),
         gradients,
         grad_x.astype(dtype, copy=False),
         elapsed_ms,
@@ -268,6 +384,8 @@ def cost(problem: Problem) -> int:
     costs 2 copies of one sample run from the input down, and 2 losses over the whole batch, so
     that term grows with B². Plus one ordinary forward.
     """
+    if not fast_path(problem):
+        return general_cost(problem)
     layers = problem.layers
     batch, width = problem.x.shape
     widths = [width]  # widths[p]: the width of layer p's input; widths[-1]: the prediction's
@@ -283,4 +401,25 @@ def cost(problem: Problem) -> int:
             entries = layer.out_features * (layer.in_features + layer.bias)
             total += 2 * entries * (batch * downstream(layers, widths, p + 1) + loss)
     total += 2 * batch * width * (downstream(layers, widths, 0) + loss)
+    return total
+
+
+def general_cost(problem: Problem) -> int:
+    """The general path's multiply-adds: each parameter entry costs 2 copies of the batch
+    through its layer and everything after it, and 2 losses; each input entry 2 copies (of its
+    sample alone where samples stay apart) through the whole network. Each layer's cost is its
+    own `cost(shape)` per sample."""
+    layers, x = problem.layers, problem.x
+    batch = x.shape[0]
+    shapes = [x.shape[1:], *sequence.output_shapes(layers, x.shape[1:], batch)]
+    per_sample = [layer.cost(shapes[p]) for p, layer in enumerate(layers)]
+    downstream = [sum(per_sample[p:]) for p in range(len(layers))]
+    loss = batch * math.prod(shapes[-1])
+    total = batch * downstream[0]  # the unperturbed forward
+    for p, layer in enumerate(layers):
+        entries = sum(param.size for param in layer.parameters())
+        total += 2 * entries * (batch * downstream[p] + loss)
+    separable = not any(layer.mixes_batch or layer.draws for layer in layers)
+    copy = 1 if separable else batch
+    total += 2 * x.size * (copy * downstream[0] + loss)
     return total

@@ -139,8 +139,12 @@ def trace_json(step: TraceStep, single: bool) -> dict[str, Any]:
     arrays = (step.input, step.output, step.grad_output, step.grad_input)
     out: dict[str, Any] = {"index": step.index, "type": kind}
     out |= {name: values(array) for name, array in zip(names, arrays, strict=True)}
-    if step.extras:
-        out["values"] = dict(step.extras)
+    if step.extras:  # per sample where batch-first like the layer's input or output
+        sample_ndim = {step.input.ndim, step.output.ndim}
+        out["values"] = {
+            name: values(array) if array.ndim in sample_ndim else array
+            for name, array in step.extras.items()
+        }
     return out
 
 

@@ -186,9 +186,10 @@ def test_chunking_does_not_change_the_answer(layers: list, batch: int) -> None:
 
 
 def targets_for(loss: str, rng: np.random.Generator, batch: int, out: int) -> np.ndarray:
-    if loss == "cross_entropy":
+    targets = LOSSES[loss].targets
+    if targets == "classes":
         return rng.integers(0, out, size=batch).astype(np.float64)  # class indices
-    if loss == "bce_with_logits":
+    if targets == "probabilities":
         return rng.uniform(0, 1, size=(batch, out))
     return rng.normal(size=(batch, out))
 

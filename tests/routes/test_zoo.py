@@ -45,7 +45,11 @@ CASES: dict[str, tuple[list[dict[str, Any]], tuple[int, ...]]] = {
         (4,),
     ),
     "layer_norm": (
-        [{"type": "layer_norm", "normalized_shape": [6, 6]}, {"type": "flatten"}],
+        [
+            {"type": "conv2d", "in_channels": 2, "out_channels": 2, "kernel_size": 1},
+            {"type": "layer_norm", "normalized_shape": [6, 6], "eps": 1e-3},
+            {"type": "flatten"},
+        ],
         IMAGE,
     ),
     "dropout": (
@@ -80,6 +84,17 @@ TOLERANCE = {"float64": {"rtol": 1e-10, "atol": 1e-12}, "float32": {"rtol": 2e-4
 TORCH_DTYPE = {"float64": torch.float64, "float32": torch.float32}
 
 
+def torch_prediction(layers: list[dict[str, Any]], x: np.ndarray, seed: int) -> np.ndarray:
+    torch.manual_seed(seed)
+    net = torch_sequential(layers).double().train()
+    torch.manual_seed(seed)
+    return net(torch.tensor(x)).detach().numpy()
+
+
+# One sample x is run as a batch of one, `net(x[None])[0]`: what torch gives for every kind
+# that takes unbatched input, and the only reading for flatten, which would flatten the channels.
+
+
 def torch_answer(
     layers: list[dict[str, Any]], x: np.ndarray, y: np.ndarray, dtype: str, seed: int
 ) -> tuple[float, np.ndarray, dict[str, np.ndarray], np.ndarray]:
@@ -108,10 +123,11 @@ async def test_every_kind_equals_torch(
     if batch is None and kind.startswith("batch_norm"):
         pytest.skip("batch norm in train mode takes a batch (a 422, tested below)")
     rng = np.random.default_rng(7)
-    x = rng.normal(size=sample if batch is None else (batch, *sample))
-    _, prediction, _, _ = torch_answer(layers, x, np.zeros(()), dtype, 11)
-    y = rng.normal(size=prediction.shape)
+    x = rng.normal(size=(batch or 1, *sample))
+    y = rng.normal(size=torch_prediction(layers, x, 11).shape)
     loss, prediction, grads, grad_x = torch_answer(layers, x, y, dtype, 11)
+    if batch is None:  # one sample: no batch axis in or out
+        x, y, prediction, grad_x = x[0], y[0], prediction[0], grad_x[0]
     body = {
         "network": {"layers": layers},
         "init_seed": 11,
@@ -145,8 +161,8 @@ async def test_every_kind_agrees_with_central_differences(
     x = np.random.default_rng(3).normal(size=(3, *sample))
     body = {"network": {"layers": layers}, "x": x.tolist(), "loss": "mse",
             "engines": ["autograd", "manual", "numeric"]}  # fmt: skip
-    _, prediction, _, _ = torch_answer(layers, x, np.zeros(()), "float64", 0)
-    body["y"] = np.random.default_rng(4).normal(size=prediction.shape).tolist()
+    shape = torch_prediction(layers, x, 0).shape
+    body["y"] = np.random.default_rng(4).normal(size=shape).tolist()
     response = await client.post("/gradients", json=body)
     assert response.status_code == 200, response.text
     deviations = response.json()["deviations"]
@@ -292,7 +308,8 @@ BAD_LAYERS: list[tuple[str, list[dict[str, Any]], Any, list[Any], str]] = [
     ("stride 0", [conv(stride=0)], IMAGE_4, [*LAYER_0, "stride"], "greater than"),
     ("padding beyond half the kernel", [{"type": "max_pool2d", "kernel_size": 2, "padding": 2}],
      IMAGE_4, [*LAYER_0, "padding"], "half"),
-    ("kernel larger than the input", [conv(kernel_size=5)], IMAGE_4, ["body", "x"], "conv2d"),
+    ("kernel larger than the input", [conv(kernel_size=5)], IMAGE_4, [*LAYER_0, "kernel_size"],
+     "[1, 4, 4]"),
     ("conv on a 1-D input", [{"type": "linear", "in_features": 4, "out_features": 4},
                              conv(kernel_size=1)],
      [1.0, 2.0, 3.0, 4.0], ["body", "network", "layers", 1, "in_channels"], "[4]"),
@@ -304,7 +321,7 @@ BAD_LAYERS: list[tuple[str, list[dict[str, Any]], Any, list[Any], str]] = [
     ("softmax over the batch", [{"type": "softmax", "dim": 0}],
      [[1.0, 2.0]], [*LAYER_0, "dim"], "batch"),
     ("layer norm's shape", [{"type": "layer_norm", "normalized_shape": 3}],
-     [[1.0, 2.0]], [*LAYER_0, "normalized_shape"], "[2]"),
+     [[1.0, 2.0]], ["body", "x"], "[2]"),
     ("dropout p above 1", [{"type": "dropout", "p": 1.5}],
      [[1.0, 2.0]], [*LAYER_0, "p"], "less than or equal"),
 ]  # fmt: skip

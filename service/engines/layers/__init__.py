@@ -17,9 +17,13 @@ from service.engines.layers.activations import (
 )
 from service.engines.layers.base import Kinks, Layer, Param, Shape, ShapeError
 from service.engines.layers.conv import Conv2d
+from service.engines.layers.dropout import Dropout
 from service.engines.layers.flatten import Flatten
 from service.engines.layers.linear import Linear
+from service.engines.layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from service.engines.layers.pooling import AvgPool2d, MaxPool2d
+from service.engines.layers.residual import Residual
+from service.engines.layers.softmax import LogSoftmax, Softmax
 
 KINDS: dict[str, type[Layer]] = {
     kind.kind: kind
@@ -38,6 +42,13 @@ KINDS: dict[str, type[Layer]] = {
         MaxPool2d,
         AvgPool2d,
         Flatten,
+        BatchNorm1d,
+        BatchNorm2d,
+        LayerNorm,
+        Dropout,
+        Softmax,
+        LogSoftmax,
+        Residual,
     )
 }
 
