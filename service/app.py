@@ -1,5 +1,6 @@
 """create_app(): the FastAPI application, its routers and error handlers."""
 
+import anyio
 import torch
 from fastapi import FastAPI
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     security.install(app, settings)  # the API key and CORS, outside the body limit
     app.add_middleware(Observe)  # added last: it wraps the rest and logs their 401s and 413s
     app.state.settings = settings
+    app.state.heavy = anyio.CapacityLimiter(settings.heavy_requests)  # see routes.gradients
     app.state.readiness = ReadinessState()
     install_handlers(app)
     app.include_router(health.router)

@@ -31,6 +31,8 @@ from service.arrays import Bounds
 from service.config import Settings, limit_msg
 from service.jsonsafe import encodable
 
+CHUNK_BYTES = 1 << 20  # a larger answer is sent a MiB at a time
+
 
 class JSONResponse(StarletteJSONResponse):
     """orjson with NumPy support; non-finite floats must never reach it (they would be null).
@@ -39,11 +41,34 @@ class JSONResponse(StarletteJSONResponse):
     encodable as it is: then it is written encodable rather than failing the answer.
     """
 
+    on_sent: Callable[[], None] | None = None  # once the answer is out, or its client gone
+
     def render(self, content: Any) -> bytes:
         try:
             return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
         except orjson.JSONEncodeError:
             return orjson.dumps(encodable(content), option=orjson.OPT_SERIALIZE_NUMPY)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A large answer goes out a chunk at a time: uvicorn takes a chunk only once the client
+        has read most of the one before, so this returns when the answer is nearly all read (or
+        the client gone, dropped by service.protocol if it stops reading)."""
+        try:
+            if len(self.body) <= CHUNK_BYTES:
+                await super().__call__(scope, receive, send)
+                return
+            start = {"type": "http.response.start", "status": self.status_code}
+            await send(start | {"headers": self.raw_headers})
+            body = memoryview(self.body)
+            for begin in range(0, len(body), CHUNK_BYTES):
+                end = begin + CHUNK_BYTES
+                chunk = bytes(body[begin:end])
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": end < len(body)}
+                )
+        finally:
+            if self.on_sent is not None:
+                self.on_sent()
 
 
 def base64_tensor(array: np.ndarray) -> dict[str, Any]:

@@ -15,11 +15,13 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
+from service import seed
 from service.compute import REFERENCE
-from service.engines import Problem
 from service.errors import ErrorItem, InvalidRequest, Loc
-from service.models import Linear
-from service.training import Training
+from service.models import CheckRequest, GradientsRequest, TrainRequest
+from service.problem import parameters, widths
 
 JSON_BYTES = {"float64": 25, "float32": 16}  # per number, comma included
 ARRAY_BYTES = 100  # per array: its key, brackets, or {"shape", "dtype", "data_b64"}
@@ -35,12 +37,26 @@ def number_bytes(dtype: str, encoding: str = "json") -> float:
     return JSON_BYTES[dtype]
 
 
-def widths(problem: Problem) -> list[int]:
-    """The width of x, then of every layer's output."""
-    out = [problem.x.shape[1]]
-    for layer in problem.layers:
-        out.append(layer.out_features if isinstance(layer, Linear) else out[-1])
-    return out
+@dataclass(frozen=True)
+class Shapes:
+    """What a request's answer is made of, known from its layers and x before any weight is
+    drawn: the batch, the widths (x's, then every layer's output), the parameters."""
+
+    batch: int
+    widths: tuple[int, ...]
+    parameters: int
+    names: int
+
+    @classmethod
+    def of(cls, request: GradientsRequest | CheckRequest | TrainRequest) -> "Shapes":
+        layers = tuple(request.network.layers)
+        x = getattr(request, "x", None)
+        if x is None:  # the seed's point; a training set's x does not size its answer
+            batch, width = 1, len(seed.X)
+        else:  # one point, or a batch (what is neither, prepare() refuses)
+            batch, width = (x.shape[0], x.shape[1]) if x.ndim == 2 else (1, int(np.size(x)))
+        found = parameters(layers)
+        return cls(batch, (width, *widths(layers, width)), sum(p.size for p in found), len(found))
 
 
 @dataclass(frozen=True)
@@ -52,42 +68,35 @@ class GradientsAnswer:
     learning_rate: bool
     trace: bool  # the manual engine's: it runs whether asked for or not
     dtype: str
-    batch: int
-    widths: tuple[int, ...]  # x's, then every layer's output
-    parameters: int
-    names: int
+    shapes: Shapes
 
     @classmethod
-    def of(
-        cls, problem: Problem, engines: list[str], encoding: str, learning_rate: bool, trace: bool
-    ) -> "GradientsAnswer":
+    def of(cls, request: GradientsRequest) -> "GradientsAnswer":
         return cls(
-            encoding=encoding,
-            engines=tuple(dict.fromkeys([REFERENCE, *engines])),
-            learning_rate=learning_rate,
-            trace=trace,
-            dtype=problem.dtype.name,
-            batch=problem.x.shape[0],
-            widths=tuple(widths(problem)),
-            parameters=sum(w.size for w in problem.weights.values()),
-            names=len(problem.weights),
+            encoding=request.encoding,
+            engines=tuple(dict.fromkeys([REFERENCE, *request.engines])),
+            learning_rate=request.learning_rate is not None,
+            trace=request.trace,
+            dtype=request.dtype,
+            shapes=Shapes.of(request),
         )
 
     @property
     def size(self) -> int:
         """Every engine's prediction, input gradient, gradients (and updated weights), the
         reference's once more at the top, and the trace."""
+        s = self.shapes
         engines = set(self.engines) | ({"manual"} if self.trace else set())
         copies = len(engines) + 1
-        weights = self.parameters * (2 if self.learning_rate else 1)
-        values = copies * (self.batch * (self.widths[0] + self.widths[-1]) + weights)
-        arrays = copies * (2 + self.names * (2 if self.learning_rate else 1))
+        weights = s.parameters * (2 if self.learning_rate else 1)
+        values = copies * (s.batch * (s.widths[0] + s.widths[-1]) + weights)
+        arrays = copies * (2 + s.names * (2 if self.learning_rate else 1))
         if self.trace:  # per layer 4 arrays: input, output and their gradients
-            pairs = zip(self.widths, self.widths[1:], strict=False)
-            values += sum(2 * self.batch * (a + b) for a, b in pairs)
-            arrays += 4 * (len(self.widths) - 1)
+            pairs = zip(s.widths, s.widths[1:], strict=False)
+            values += sum(2 * s.batch * (a + b) for a, b in pairs)
+            arrays += 4 * (len(s.widths) - 1)
         number = number_bytes(self.dtype, self.encoding)
-        named = NAMED_BYTES * self.names * copies
+        named = NAMED_BYTES * s.names * copies
         return math.ceil(values * number) + ARRAY_BYTES * arrays + named + FIXED_BYTES
 
     def smaller(self) -> list[tuple[str, "GradientsAnswer"]]:
@@ -108,40 +117,41 @@ class GradientsAnswer:
         return options
 
 
-def check_gradients_answer(answer: GradientsAnswer, limit: int) -> None:
+def check_gradients_answer(request: GradientsRequest, limit: int) -> None:
+    answer = GradientsAnswer.of(request)
     if answer.size > limit:
         options = [(text, smaller.size) for text, smaller in answer.smaller()]
         refuse(("body",), answer.size, limit, options, "a smaller network or batch")
 
 
-def check_check_answer(problem: Problem, max_mismatches: int, limit: int) -> None:
+def check_check_answer(request: CheckRequest, limit: int) -> None:
     """POST /gradients/check: the reference's values, and a finding per quantity with up to
     max_mismatches mismatches listed."""
-    batch = problem.x.shape[0]
-    arrays = [w.size for w in problem.weights.values()]
-    arrays += [problem.x.size, batch * widths(problem)[-1]]  # input gradient, prediction
-    listed = MISMATCH_BYTES * sum(min(max_mismatches, size) for size in arrays)
-    values = JSON_BYTES["float64"] * sum(arrays)
+    s = Shapes.of(request)
+    arrays = [p.size for p in parameters(tuple(request.network.layers))]
+    arrays += [s.batch * s.widths[0], s.batch * s.widths[-1]]  # input gradient, prediction
+    listed = MISMATCH_BYTES * sum(min(request.max_mismatches, size) for size in arrays)
+    values = JSON_BYTES[request.dtype] * sum(arrays)
     size = values + listed + (NAMED_BYTES + ARRAY_BYTES) * (len(arrays) + 1) + FIXED_BYTES
     if size > limit:
         options = [('"max_mismatches": 0', size - listed)] if listed else []
         refuse(("body",), size, limit, options, "a smaller network or batch")
 
 
-def training_answer(training: Training) -> int:
+def training_answer(request: TrainRequest, epochs: int) -> int:
     """Every epoch's report (a line each, or the JSON answer's history), both engines' loss
     curves and final weights."""
-    number = JSON_BYTES[training.problem.dtype.name]
-    per_epoch = EPOCH_BYTES + 2 * number
-    weights = 2 * (training.parameters * number + ARRAY_BYTES * len(training.problem.weights))
-    return training.epochs * per_epoch + weights + FIXED_BYTES
+    s = Shapes.of(request)
+    number = JSON_BYTES[request.dtype]
+    weights = 2 * (s.parameters * number + ARRAY_BYTES * s.names)
+    return epochs * (EPOCH_BYTES + 2 * number) + weights + FIXED_BYTES
 
 
-def check_training_answer(training: Training, limit: int) -> None:
-    size = training_answer(training)
+def check_training_answer(request: TrainRequest, limit: int) -> None:
+    size = training_answer(request, request.epochs)
     if size > limit:
-        number = JSON_BYTES[training.problem.dtype.name]
-        fits = (limit - training_answer(replace(training, epochs=0))) // (EPOCH_BYTES + 2 * number)
+        per_epoch = EPOCH_BYTES + 2 * JSON_BYTES[request.dtype]
+        fits = (limit - training_answer(request, 0)) // per_epoch
         options = [(f'"epochs": {fits:,}', None)] if fits > 0 else []
         refuse(("body", "epochs"), size, limit, options, "a smaller network")
 

@@ -6,8 +6,8 @@ from service.compute import REFERENCE
 from service.grading import Finding, Grade, grade
 from service.http import JSONResponse, JSONRoute
 from service.models import CheckRequest, CheckResponse
-from service.problem import Prepared, candidate_values, prepare
-from service.routes.deps import SettingsDep
+from service.problem import Prepared, candidate_values, check_network, prepare
+from service.routes.deps import HeavyDep, SettingsDep
 from service.routes.gradients import ERRORS, engine_json, offload, report_of, tolerance_json
 from service.sizes import check_check_answer
 
@@ -20,10 +20,11 @@ router = APIRouter(tags=["gradients"], route_class=JSONRoute)
     responses=ERRORS,
     summary="Grade your own loss, prediction and gradients against the reference",
 )
-async def check(body: CheckRequest, settings: SettingsDep) -> JSONResponse:
+async def check(body: CheckRequest, settings: SettingsDep, heavy: HeavyDep) -> JSONResponse:
+    check_network(tuple(body.network.layers), settings)
+    check_check_answer(body, settings.max_response_bytes)  # before a weight is drawn
     prepared = prepare(body, settings)
-    check_check_answer(prepared.problem, body.max_mismatches, settings.max_response_bytes)
-    return await offload(prepared.cost, settings.inline_cost, respond, body, prepared)
+    return await offload(heavy, prepared.cost, settings.inline_cost, respond, body, prepared)
 
 
 def respond(body: CheckRequest, prepared: Prepared) -> JSONResponse:

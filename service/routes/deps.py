@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+from anyio import CapacityLimiter
 from fastapi import Depends, Request
 
 from service.config import Settings
@@ -13,3 +14,12 @@ async def get_settings(request: Request) -> Settings:  # async: no thread hop pe
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_heavy(request: Request) -> CapacityLimiter:
+    """The worker's turns for heavy requests (Settings.heavy_requests)."""
+    heavy: CapacityLimiter = request.app.state.heavy
+    return heavy
+
+
+HeavyDep = Annotated[CapacityLimiter, Depends(get_heavy)]

@@ -1,7 +1,9 @@
 from collections.abc import Callable
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 import numpy as np
+from anyio import CapacityLimiter
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
@@ -11,12 +13,11 @@ from service.engines import EngineResult, TraceStep
 from service.http import JSONResponse, JSONRoute, base64_arrays
 from service.models import ErrorResponse, GradientsRequest, GradientsResponse, Linear
 from service.observability import observe_report
-from service.problem import Prepared, prepare
-from service.routes.deps import SettingsDep
-from service.sizes import GradientsAnswer, check_gradients_answer
+from service.problem import Prepared, check_network, prepare
+from service.routes.deps import HeavyDep, SettingsDep
+from service.sizes import check_gradients_answer
 
 router = APIRouter(tags=["gradients"], route_class=JSONRoute)
-T = TypeVar("T")
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
@@ -41,12 +42,27 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def offload(cost: int, inline_cost: int, work: Callable[..., T], *args: Any) -> T:
-    """`work(*args)` on the event loop when it costs little, in a worker thread when not: the
-    computing, and the writing of a large answer, then never hold up other requests."""
-    if cost > inline_cost:
-        return await run_in_threadpool(work, *args)
-    return work(*args)
+async def offload(
+    heavy: CapacityLimiter,
+    cost: int,
+    inline_cost: int,
+    work: Callable[..., JSONResponse],
+    *args: Any,
+) -> JSONResponse:
+    """`work(*args)`, which computes and writes an answer: on the event loop when it costs
+    little; else in a worker thread, once one of the worker's heavy turns is free, which it
+    holds until its answer has been read (Settings.heavy_requests)."""
+    if cost <= inline_cost:
+        return work(*args)
+    turn = object()
+    await heavy.acquire_on_behalf_of(turn)
+    try:
+        response = await run_in_threadpool(work, *args)
+    except BaseException:
+        heavy.release_on_behalf_of(turn)
+        raise
+    response.on_sent = partial(heavy.release_on_behalf_of, turn)
+    return response
 
 
 def report_of(prepared: Prepared) -> Report:
@@ -61,14 +77,12 @@ def report_of(prepared: Prepared) -> Report:
     responses=ERRORS,
     summary="Loss, prediction and gradients from every engine, and how far apart they are",
 )
-async def gradients(body: GradientsRequest, settings: SettingsDep) -> JSONResponse:
+async def gradients(body: GradientsRequest, settings: SettingsDep, heavy: HeavyDep) -> JSONResponse:
+    check_network(tuple(body.network.layers), settings)
+    check_gradients_answer(body, settings.max_response_bytes)  # before a weight is drawn
     engines = [*body.engines, *(["manual"] if body.trace else [])]  # the trace is manual's
     prepared = prepare(body, settings, engines, body.learning_rate, body.numeric)
-    answer = GradientsAnswer.of(
-        prepared.problem, body.engines, body.encoding, body.learning_rate is not None, body.trace
-    )
-    check_gradients_answer(answer, settings.max_response_bytes)
-    return await offload(prepared.cost, settings.inline_cost, respond, body, prepared)
+    return await offload(heavy, prepared.cost, settings.inline_cost, respond, body, prepared)
 
 
 def respond(body: GradientsRequest, prepared: Prepared) -> JSONResponse:
