@@ -13,6 +13,7 @@ exact field holding the non-finite number (a 422) rather than a character offset
 
 import json
 from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any
 
 import anyio
@@ -143,7 +144,8 @@ class JSONRequest(Request):
 
     async def read(self, model: type[BaseModel]) -> None:
         """Refuse a body that is not plain JSON before reading it; then parse and validate it,
-        off the event loop when it is large. An empty body is left to FastAPI (a 422)."""
+        off the event loop and in a heavy turn (`HeavyTurns`) when it is large. An empty body
+        is left to FastAPI (a 422)."""
         encoding = self.headers.get("content-encoding", "identity").strip().lower()
         if encoding != "identity":
             raise UnsupportedEncoding(encoding)
@@ -158,8 +160,9 @@ class JSONRequest(Request):
         settings: Settings = self.app.state.settings
         if len(body) <= INLINE_BODY_BYTES:
             self._json = validated(body, model, settings)
-        else:
-            self._json = await run_in_threadpool(validated, body, model, settings)
+            return
+        await heavy_turns(self).take(self.scope)  # parsing 16 MiB is heavy work
+        self._json = await run_in_threadpool(validated, body, model, settings)
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -173,8 +176,40 @@ def is_json(content_type: str) -> bool:
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+class HeavyTurns:
+    """At most `limit` heavy requests at once in a worker (Settings.heavy_requests); the others
+    wait their turn. A request takes its turn at its first heavy step (parsing a large body,
+    computing a costly problem) and keeps it until its answer has been read: what heavy requests
+    hold (parsed arrays, results, written answers) stays bounded whatever the number of clients.
+    A worker runs on one core: more at once would not be faster."""
+
+    KEY = "gradient_service.heavy_turn"  # in the request's scope, while it holds a turn
+
+    def __init__(self, limit: int) -> None:
+        self.limiter = anyio.CapacityLimiter(limit)
+
+    async def take(self, scope: Scope) -> None:
+        """Wait for a turn, unless the request holds one already."""
+        if self.KEY not in scope:
+            turn = object()
+            await self.limiter.acquire_on_behalf_of(turn)
+            scope[self.KEY] = turn
+
+    def give_back(self, scope: Scope) -> None:
+        turn = scope.pop(self.KEY, None)
+        if turn is not None:
+            self.limiter.release_on_behalf_of(turn)
+
+
+def heavy_turns(request: Request) -> HeavyTurns:
+    turns: HeavyTurns = request.app.state.heavy_turns
+    return turns
+
+
 class JSONRoute(APIRoute):
-    """A route whose request body, if it takes one, is read by `JSONRequest.read`."""
+    """A route whose request body, if it takes one, is read by `JSONRequest.read`, and whose
+    heavy turn, if it holds one, is given back once its answer has been read (by then, for a
+    stream)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -182,9 +217,19 @@ class JSONRoute(APIRoute):
 
         async def route_handler(request: Request) -> Response:
             json_request = JSONRequest(request.scope, request.receive)
-            if model is not None:
-                await json_request.read(model)
-            return await handler(json_request)
+            turns = heavy_turns(request)
+            try:
+                if model is not None:
+                    await json_request.read(model)
+                response = await handler(json_request)
+            except BaseException:
+                turns.give_back(request.scope)
+                raise
+            if isinstance(response, JSONResponse):
+                response.on_sent = partial(turns.give_back, request.scope)
+            else:
+                turns.give_back(request.scope)
+            return response
 
         return route_handler
 

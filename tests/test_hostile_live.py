@@ -458,6 +458,11 @@ HEAVIEST = [
       "y": RNG.standard_normal((700, 1)).tolist(), "encoding": "base64"}),
     ("2-1410-1410-1 check, a 2-million-entry candidate", "/gradients/check",
      {"network": BIG, "candidate": {"gradients": {"2.weight": np.zeros((1410, 1410)).tolist()}}}),
+    ("a 16 MiB candidate of 8 million zeros", "/gradients/check",
+     {"candidate": {"gradients": {"0.weight": [[0] * 4096] * 2040}}}),
+    ("x of 4096 × 300 (12 MiB), its input gradient twice in a 61 MB answer", "/gradients",
+     {"network": {"layers": mlp({"type": "relu"}, (300, 1))},
+      "x": [[0.1234567] * 300] * 4096, "engines": ["autograd"]}),
 ]  # fmt: skip
 
 
@@ -477,3 +482,16 @@ def test_the_heaviest_accepted_requests_fit_a_worker(
         assert peak < 750
     with capsys.disabled():
         print("\n" + "\n".join(rows))
+
+
+def test_eight_large_bodies_at_once_are_bounded_per_connection(
+    server: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Eight 16 MiB candidates at once: each body is held as bytes while it waits (twice, for a
+    moment, as Starlette joins its chunks); parsing and grading take two heavy turns at a time.
+    What this cannot bound is the number of connections: cap it in front of the service."""
+    body = {"candidate": {"gradients": {"0.weight": [[0] * 4096] * 2040}}}
+    outcome = under_attack(server, posting(server, "/gradients/check", body), clients=8, seconds=0)
+    with capsys.disabled():
+        print(f"\n8 × 16 MiB at once: {outcome.slowest:.1f} s, +{outcome.growth / MiB:.0f} MiB")
+    outcome.held(200, 60, 8 * 2 * 16 + 2 * 256)

@@ -2,7 +2,6 @@
 
 from typing import Annotated
 
-from anyio import CapacityLimiter
 from fastapi import Depends, Request
 
 from service.config import Settings
@@ -14,12 +13,3 @@ async def get_settings(request: Request) -> Settings:  # async: no thread hop pe
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-async def get_heavy(request: Request) -> CapacityLimiter:
-    """The worker's turns for heavy requests (Settings.heavy_requests)."""
-    heavy: CapacityLimiter = request.app.state.heavy
-    return heavy
-
-
-HeavyDep = Annotated[CapacityLimiter, Depends(get_heavy)]

@@ -1,20 +1,18 @@
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import numpy as np
-from anyio import CapacityLimiter
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.compare import Deviation, Tolerance
 from service.compute import REFERENCE, EngineDeviation, Report, compute
 from service.engines import EngineResult, TraceStep
-from service.http import JSONResponse, JSONRoute, base64_arrays
+from service.http import JSONResponse, JSONRoute, base64_arrays, heavy_turns
 from service.models import ErrorResponse, GradientsRequest, GradientsResponse, Linear
 from service.observability import observe_report
 from service.problem import Prepared, check_network, prepare
-from service.routes.deps import HeavyDep, SettingsDep
+from service.routes.deps import SettingsDep
 from service.sizes import check_gradients_answer
 
 router = APIRouter(tags=["gradients"], route_class=JSONRoute)
@@ -43,26 +41,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 async def offload(
-    heavy: CapacityLimiter,
-    cost: int,
-    inline_cost: int,
-    work: Callable[..., JSONResponse],
-    *args: Any,
+    request: Request, cost: int, inline_cost: int, work: Callable[..., JSONResponse], *args: Any
 ) -> JSONResponse:
     """`work(*args)`, which computes and writes an answer: on the event loop when it costs
-    little; else in a worker thread, once one of the worker's heavy turns is free, which it
-    holds until its answer has been read (Settings.heavy_requests)."""
+    little; else in a worker thread, in the request's heavy turn (service.http.HeavyTurns)."""
     if cost <= inline_cost:
         return work(*args)
-    turn = object()
-    await heavy.acquire_on_behalf_of(turn)
-    try:
-        response = await run_in_threadpool(work, *args)
-    except BaseException:
-        heavy.release_on_behalf_of(turn)
-        raise
-    response.on_sent = partial(heavy.release_on_behalf_of, turn)
-    return response
+    await heavy_turns(request).take(request.scope)
+    return await run_in_threadpool(work, *args)
 
 
 def report_of(prepared: Prepared) -> Report:
@@ -77,12 +63,14 @@ def report_of(prepared: Prepared) -> Report:
     responses=ERRORS,
     summary="Loss, prediction and gradients from every engine, and how far apart they are",
 )
-async def gradients(body: GradientsRequest, settings: SettingsDep, heavy: HeavyDep) -> JSONResponse:
+async def gradients(
+    body: GradientsRequest, request: Request, settings: SettingsDep
+) -> JSONResponse:
     check_network(tuple(body.network.layers), settings)
     check_gradients_answer(body, settings.max_response_bytes)  # before a weight is drawn
     engines = [*body.engines, *(["manual"] if body.trace else [])]  # the trace is manual's
     prepared = prepare(body, settings, engines, body.learning_rate, body.numeric)
-    return await offload(heavy, prepared.cost, settings.inline_cost, respond, body, prepared)
+    return await offload(request, prepared.cost, settings.inline_cost, respond, body, prepared)
 
 
 def respond(body: GradientsRequest, prepared: Prepared) -> JSONResponse:

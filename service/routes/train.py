@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.errors import ErrorItem, ServiceError
-from service.http import JSONResponse, JSONRoute
+from service.http import JSONResponse, JSONRoute, heavy_turns
 from service.models import ErrorResponse, TrainRequest, TrainResponse
 from service.problem import check_network
 from service.protocol import shutting_down
@@ -84,6 +84,7 @@ async def train(body: TrainRequest, request: Request, settings: SettingsDep) -> 
     Cost.of(body).check(settings.max_training_cost)  # before a point or a weight is drawn
     check_training_answer(body, settings.max_response_bytes)
     trainer = Trainer(prepare_training(body, settings))
+    heavy_turns(request).give_back(request.scope)  # a run of minutes must not hold a heavy turn
     if wants_ndjson(request.headers.get("accept", "")):
         # X-Accel-Buffering: a proxy such as nginx passes each line on at once, not when done.
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
