@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from service import __version__, security
 from service.config import Settings, get_settings
 from service.errors import install_handlers
-from service.http import BodyLimit, JSONResponse
+from service.http import BodyLimit, HeavyTurns, JSONResponse
 from service.logs import configure_logging
 from service.observability import Observe
 from service.readiness import ReadinessState, lifespan
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     security.install(app, settings)  # the API key and CORS, outside the body limit
     app.add_middleware(Observe)  # added last: it wraps the rest and logs their 401s and 413s
     app.state.settings = settings
+    app.state.heavy_turns = HeavyTurns(settings.heavy_requests)
     app.state.readiness = ReadinessState()
     install_handlers(app)
     app.include_router(health.router)

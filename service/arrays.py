@@ -23,7 +23,7 @@ at most `Bounds.max_errors` of them and only counts the rest.
 
 import math
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -276,22 +276,26 @@ def any_nesting(value: list[Any], bounds: Bounds | None, max_depth: int) -> np.n
         return EMPTY
 
 
-def check_leaves(value: list[Any], bounds: Bounds | None) -> None:
-    """Every number of a ragged nesting, depth first, refused with its index path."""
-    leaves: list[Any] = []
-    paths: list[tuple[int, ...]] = []
+def walk(value: list[Any]) -> Iterator[tuple[tuple[int, ...], Any]]:
+    """Every entry of a nesting of lists that is not a list, with its index path, in order."""
     stack: list[tuple[tuple[int, ...], Any]] = [((), value)]
     while stack:
         path, node = stack.pop()
         if type(node) is list:
             stack.extend(((*path, i), item) for i, item in reversed(list(enumerate(node))))
         else:
-            leaves.append(node)
-            paths.append(path)
+            yield path, node
+
+
+def check_leaves(value: list[Any], bounds: Bounds | None) -> None:
+    """Every number of a ragged nesting; the paths are found again only for the bad ones."""
+    leaves = [leaf for _, leaf in walk(value)]
     bad = fill(leaves, np.empty(len(leaves)))
     if len(bad):
-        cap = bounds.max_errors if bounds else len(bad)
-        refuse(bounds, [element_error(leaves[k], paths[k]) for k in bad[:cap]], len(bad))
+        shown = set((bad[: bounds.max_errors] if bounds else bad).tolist())
+        errors = [element_error(leaf, path) for k, (path, leaf) in enumerate(walk(value))
+                  if k in shown]  # fmt: skip
+        refuse(bounds, errors, len(bad))
         raise _Refused
 
 

@@ -54,10 +54,25 @@ def shared_metrics_dir(workers: int) -> Iterator[None]:
             del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
+# glibc gives freed memory back to the system only from allocations of at least its mmap
+# threshold, which it raises as large arrays are freed: a worker's RSS crept up with every heavy
+# request (278 → 459 MiB over seven). Fixed at 4 MiB, arrays that large are mapped and unmapped,
+# and the RSS goes back to ~300 MiB after each. glibc reads it from the environment at start.
+MMAP_THRESHOLD = ("MALLOC_MMAP_THRESHOLD_", str(4 * 2**20))
+
+
 def serve(args: argparse.Namespace) -> int:
     """uvicorn with the service's protocol (service.protocol: bounded headers, dropped
     non-readers, streams told of shutdown), and a graceful shutdown of at most SHUTDOWN_GRACE
-    seconds: what is still running then is cancelled."""
+    seconds: what is still running then is cancelled. Started again at once if the C library
+    has not been given its mmap threshold (the workers inherit it)."""
+    name, value = MMAP_THRESHOLD
+    if name not in os.environ:
+        os.environ[name] = value
+        again = ["serve", "--host", args.host, "--port", str(args.port),
+                 "--workers", str(args.workers), "--log-level", args.log_level]  # fmt: skip
+        os.execv(sys.executable, [sys.executable, "-m", "service.cli", *again])
+
     import uvicorn
 
     from service.config import get_settings

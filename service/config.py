@@ -80,8 +80,11 @@ class Settings(BaseSettings):
     float32_atol: float = Field(1e-5, ge=0)
     float32_rtol: float = Field(1e-4, ge=0)
 
-    # Problems costing more than this many multiply-adds run off the event loop.
+    # Problems costing more than this many multiply-adds run off the event loop. They, and
+    # bodies over 64 KiB, are heavy: at most `heavy_requests` at once in a worker, each from
+    # its first heavy step until its answer has been read (service.http.HeavyTurns).
     inline_cost: PositiveInt = 200_000
+    heavy_requests: PositiveInt = 2
     # Threads for torch's intra-op pool; one per worker process, workers = cores.
     torch_threads: PositiveInt = 1
 

@@ -13,6 +13,7 @@ exact field holding the non-finite number (a 422) rather than a character offset
 
 import json
 from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any
 
 import anyio
@@ -31,6 +32,8 @@ from service.arrays import Bounds
 from service.config import Settings, limit_msg
 from service.jsonsafe import encodable
 
+CHUNK_BYTES = 1 << 20  # a larger answer is sent a MiB at a time
+
 
 class JSONResponse(StarletteJSONResponse):
     """orjson with NumPy support; non-finite floats must never reach it (they would be null).
@@ -39,6 +42,8 @@ class JSONResponse(StarletteJSONResponse):
     encodable as it is: then it is written encodable rather than failing the answer.
     """
 
+    on_sent: Callable[[], None] | None = None  # once the answer is out, or its client gone
+
     def render(self, content: Any) -> bytes:
         try:
             return orjson.dumps(content, default=contiguous, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -46,6 +51,27 @@ class JSONResponse(StarletteJSONResponse):
             return orjson.dumps(
                 encodable(content), default=contiguous, option=orjson.OPT_SERIALIZE_NUMPY
             )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A large answer goes out a chunk at a time: uvicorn takes a chunk only once the client
+        has read most of the one before, so this returns when the answer is nearly all read (or
+        the client gone, dropped by service.protocol if it stops reading)."""
+        try:
+            if len(self.body) <= CHUNK_BYTES:
+                await super().__call__(scope, receive, send)
+                return
+            start = {"type": "http.response.start", "status": self.status_code}
+            await send(start | {"headers": self.raw_headers})
+            body = memoryview(self.body)
+            for begin in range(0, len(body), CHUNK_BYTES):
+                end = begin + CHUNK_BYTES
+                chunk = bytes(body[begin:end])
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": end < len(body)}
+                )
+        finally:
+            if self.on_sent is not None:
+                self.on_sent()
 
 
 def contiguous(value: Any) -> Any:
@@ -128,7 +154,8 @@ class JSONRequest(Request):
 
     async def read(self, model: type[BaseModel]) -> None:
         """Refuse a body that is not plain JSON before reading it; then parse and validate it,
-        off the event loop when it is large. An empty body is left to FastAPI (a 422)."""
+        off the event loop and in a heavy turn (`HeavyTurns`) when it is large. An empty body
+        is left to FastAPI (a 422)."""
         encoding = self.headers.get("content-encoding", "identity").strip().lower()
         if encoding != "identity":
             raise UnsupportedEncoding(encoding)
@@ -143,8 +170,9 @@ class JSONRequest(Request):
         settings: Settings = self.app.state.settings
         if len(body) <= INLINE_BODY_BYTES:
             self._json = validated(body, model, settings)
-        else:
-            self._json = await run_in_threadpool(validated, body, model, settings)
+            return
+        await heavy_turns(self).take(self.scope)  # parsing 16 MiB is heavy work
+        self._json = await run_in_threadpool(validated, body, model, settings)
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -158,8 +186,40 @@ def is_json(content_type: str) -> bool:
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+class HeavyTurns:
+    """At most `limit` heavy requests at once in a worker (Settings.heavy_requests); the others
+    wait their turn. A request takes its turn at its first heavy step (parsing a large body,
+    computing a costly problem) and keeps it until its answer has been read: what heavy requests
+    hold (parsed arrays, results, written answers) stays bounded whatever the number of clients.
+    A worker runs on one core: more at once would not be faster."""
+
+    KEY = "gradient_service.heavy_turn"  # in the request's scope, while it holds a turn
+
+    def __init__(self, limit: int) -> None:
+        self.limiter = anyio.CapacityLimiter(limit)
+
+    async def take(self, scope: Scope) -> None:
+        """Wait for a turn, unless the request holds one already."""
+        if self.KEY not in scope:
+            turn = object()
+            await self.limiter.acquire_on_behalf_of(turn)
+            scope[self.KEY] = turn
+
+    def give_back(self, scope: Scope) -> None:
+        turn = scope.pop(self.KEY, None)
+        if turn is not None:
+            self.limiter.release_on_behalf_of(turn)
+
+
+def heavy_turns(request: Request) -> HeavyTurns:
+    turns: HeavyTurns = request.app.state.heavy_turns
+    return turns
+
+
 class JSONRoute(APIRoute):
-    """A route whose request body, if it takes one, is read by `JSONRequest.read`."""
+    """A route whose request body, if it takes one, is read by `JSONRequest.read`, and whose
+    heavy turn, if it holds one, is given back once its answer has been read (by then, for a
+    stream)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -167,9 +227,19 @@ class JSONRoute(APIRoute):
 
         async def route_handler(request: Request) -> Response:
             json_request = JSONRequest(request.scope, request.receive)
-            if model is not None:
-                await json_request.read(model)
-            return await handler(json_request)
+            turns = heavy_turns(request)
+            try:
+                if model is not None:
+                    await json_request.read(model)
+                response = await handler(json_request)
+            except BaseException:
+                turns.give_back(request.scope)
+                raise
+            if isinstance(response, JSONResponse):
+                response.on_sent = partial(turns.give_back, request.scope)
+            else:
+                turns.give_back(request.scope)
+            return response
 
         return route_handler
 

@@ -8,6 +8,8 @@ names its field with a `loc` into the body. Checks that can be collected (missin
 weight names, wrong shapes) are all reported at once.
 """
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
@@ -26,6 +28,7 @@ from service.errors import ErrorItem, InvalidRequest, LimitExceeded, Loc
 from service.models import Candidate, NumericOptions, ProblemRequest
 from service.models import Tolerance as RequestTolerance
 from service.network import Shapes, shape_text
+from service.schemas.layers import LayerModel
 from service.schemas.losses import LossModel
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -181,31 +184,37 @@ def numeric_rule(asked: RequestTolerance, dtype: str, settings: Settings) -> Tol
     return rule
 
 
-def inputs(
-    request: ProblemRequest, layers: tuple[Layer, ...], dtype: type, settings: Settings
-) -> tuple[np.ndarray, bool, Shapes]:
-    """x with a batch axis, whether it was one sample, and the shapes it takes through the
-    network; x defaults to the seed's point where the network takes it."""
+def check_network(models: Sequence[LayerModel], settings: Settings) -> list[Param]:
+    """What the network alone decides (layer count, widths, parameters), before x is read:
+    its parameter table, in `state_dict` order."""
+    return network.check_layers(network.specs(models), settings)
+
+
+def input_shapes(
+    x_shape: tuple[int, ...] | None, layers: tuple[Layer, ...], settings: Settings
+) -> tuple[tuple[int, ...], Shapes]:
+    """x's shape with a batch axis, and one sample's shapes through the network, from x's
+    shape alone (None: the seed's point, where the network takes it); every limit that sizes
+    a pass is checked here, before an array is made."""
     loc: Loc = ("body", "x")
-    array = np.array(seed.X) if request.x is None else request.x
-    if array.size == 0:
+    shape = (len(seed.X),) if x_shape is None else x_shape
+    if math.prod(shape) == 0:
         raise InvalidRequest([ErrorItem(loc, "x must hold at least one number", "empty")])
     try:
-        ndim = network.sample_ndim(layers, array.ndim)
-        single = array.ndim == ndim
-        x = cast(array[None] if single else array, loc, dtype)
-        if x.shape[0] > settings.max_batch:
-            raise LimitExceeded(loc, "max_batch", settings.max_batch, x.shape[0], "the batch size")
-        shapes = network.walk(layers, x.shape[1:], x.shape[0])
+        ndim = network.sample_ndim(layers, len(shape))
+        batched = (1, *shape) if len(shape) == ndim else shape
+        if batched[0] > settings.max_batch:
+            raise LimitExceeded(loc, "max_batch", settings.max_batch, batched[0], "the batch size")
+        shapes = network.walk(layers, batched[1:], batched[0])
     except InvalidRequest as error:
-        if request.x is None and error.errors[0].loc == loc:
+        if x_shape is None and error.errors[0].loc == loc:
             msg = (
                 f"x is required: the default x, the seed's point {seed.X}, does not fit this "
                 f"network ({error.errors[0].msg})"
             )
             raise InvalidRequest([ErrorItem(loc, msg, "missing")]) from None
         raise
-    batch = x.shape[0]
+    batch = batched[0]
     if batch * shapes.values > settings.max_activations:
         raise LimitExceeded(
             loc,
@@ -222,7 +231,19 @@ def inputs(
             PASSES * batch * shapes.cost,
             "the multiply-adds of a forward and a backward pass (3 × batch × a sample's forward)",
         )
-    return x, single, shapes
+    return batched, shapes
+
+
+def inputs(
+    request: ProblemRequest, layers: tuple[Layer, ...], dtype: type, settings: Settings
+) -> tuple[np.ndarray, bool, Shapes]:
+    """x with a batch axis, whether it was one sample, and the shapes it takes through the
+    network; x defaults to the seed's point where the network takes it."""
+    given = None if request.x is None else request.x.shape
+    batched, shapes = input_shapes(given, layers, settings)
+    array = np.array(seed.X) if request.x is None else request.x
+    single = len(batched) > array.ndim
+    return cast(array.reshape(batched), ("body", "x"), dtype), single, shapes
 
 
 def targets(

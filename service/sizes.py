@@ -15,11 +15,13 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+from service import network
 from service.compute import REFERENCE
-from service.engines import Problem
+from service.config import Settings
 from service.engines.layers import sequence
 from service.errors import ErrorItem, InvalidRequest, Loc
-from service.training import Training
+from service.models import CheckRequest, GradientsRequest, TrainRequest
+from service.problem import input_shapes
 
 JSON_BYTES = {"float64": 25, "float32": 16}  # per number, comma included
 ARRAY_BYTES = 100  # per array: its key, brackets, or {"shape", "dtype", "data_b64"}
@@ -35,11 +37,25 @@ def number_bytes(dtype: str, encoding: str = "json") -> float:
     return JSON_BYTES[dtype]
 
 
-def widths(problem: Problem) -> list[int]:
-    """How many numbers one sample has in x, then in every layer's output."""
-    sample = problem.x.shape[1:]
-    shapes = sequence.output_shapes(problem.layers, sample, problem.x.shape[0])
-    return [math.prod(sample), *(math.prod(shape) for shape in shapes)]
+@dataclass(frozen=True)
+class Shapes:
+    """What a request's answer is made of, known from its layers and x before any weight is
+    drawn: the batch, the widths (x's, then every layer's output), the parameters."""
+
+    batch: int
+    widths: tuple[int, ...]
+    parameters: int
+    names: int
+
+    @classmethod
+    def of(cls, request: GradientsRequest | CheckRequest, settings: Settings) -> "Shapes":
+        """From the layers and x's shape, with the errors and limits `prepare()` would give."""
+        layers = network.specs(request.network.layers)
+        found = sequence.parameters(layers)
+        x = None if request.x is None else request.x.shape
+        batched, shapes = input_shapes(x, layers, settings)
+        widths = (math.prod(batched[1:]), *(math.prod(shape) for shape in shapes.outputs))
+        return cls(batched[0], widths, sum(p.size for p in found), len(found))
 
 
 @dataclass(frozen=True)
@@ -51,42 +67,35 @@ class GradientsAnswer:
     learning_rate: bool
     trace: bool  # the manual engine's: it runs whether asked for or not
     dtype: str
-    batch: int
-    widths: tuple[int, ...]  # x's, then every layer's output
-    parameters: int
-    names: int
+    shapes: Shapes
 
     @classmethod
-    def of(
-        cls, problem: Problem, engines: list[str], encoding: str, learning_rate: bool, trace: bool
-    ) -> "GradientsAnswer":
+    def of(cls, request: GradientsRequest, settings: Settings) -> "GradientsAnswer":
         return cls(
-            encoding=encoding,
-            engines=tuple(dict.fromkeys([REFERENCE, *engines])),
-            learning_rate=learning_rate,
-            trace=trace,
-            dtype=problem.dtype.name,
-            batch=problem.x.shape[0],
-            widths=tuple(widths(problem)),
-            parameters=sum(w.size for w in problem.weights.values()),
-            names=len(problem.weights),
+            encoding=request.encoding,
+            engines=tuple(dict.fromkeys([REFERENCE, *request.engines])),
+            learning_rate=request.learning_rate is not None,
+            trace=request.trace,
+            dtype=request.dtype,
+            shapes=Shapes.of(request, settings),
         )
 
     @property
     def size(self) -> int:
         """Every engine's prediction, input gradient, gradients (and updated weights), the
         reference's once more at the top, and the trace."""
+        s = self.shapes
         engines = set(self.engines) | ({"manual"} if self.trace else set())
         copies = len(engines) + 1
-        weights = self.parameters * (2 if self.learning_rate else 1)
-        values = copies * (self.batch * (self.widths[0] + self.widths[-1]) + weights)
-        arrays = copies * (2 + self.names * (2 if self.learning_rate else 1))
+        weights = s.parameters * (2 if self.learning_rate else 1)
+        values = copies * (s.batch * (s.widths[0] + s.widths[-1]) + weights)
+        arrays = copies * (2 + s.names * (2 if self.learning_rate else 1))
         if self.trace:  # per layer 4 arrays: input, output and their gradients
-            pairs = zip(self.widths, self.widths[1:], strict=False)
-            values += sum(2 * self.batch * (a + b) for a, b in pairs)
-            arrays += 4 * (len(self.widths) - 1)
+            pairs = zip(s.widths, s.widths[1:], strict=False)
+            values += sum(2 * s.batch * (a + b) for a, b in pairs)
+            arrays += 4 * (len(s.widths) - 1)
         number = number_bytes(self.dtype, self.encoding)
-        named = NAMED_BYTES * self.names * copies
+        named = NAMED_BYTES * s.names * copies
         return math.ceil(values * number) + ARRAY_BYTES * arrays + named + FIXED_BYTES
 
     def smaller(self) -> list[tuple[str, "GradientsAnswer"]]:
@@ -107,40 +116,45 @@ class GradientsAnswer:
         return options
 
 
-def check_gradients_answer(answer: GradientsAnswer, limit: int) -> None:
+def check_gradients_answer(request: GradientsRequest, settings: Settings) -> None:
+    answer = GradientsAnswer.of(request, settings)
+    limit = settings.max_response_bytes
     if answer.size > limit:
         options = [(text, smaller.size) for text, smaller in answer.smaller()]
         refuse(("body",), answer.size, limit, options, "a smaller network or batch")
 
 
-def check_check_answer(problem: Problem, max_mismatches: int, limit: int) -> None:
+def check_check_answer(request: CheckRequest, settings: Settings) -> None:
     """POST /gradients/check: the reference's values, and a finding per quantity with up to
     max_mismatches mismatches listed."""
-    batch = problem.x.shape[0]
-    arrays = [w.size for w in problem.weights.values()]
-    arrays += [problem.x.size, batch * widths(problem)[-1]]  # input gradient, prediction
-    listed = MISMATCH_BYTES * sum(min(max_mismatches, size) for size in arrays)
-    values = JSON_BYTES["float64"] * sum(arrays)
+    s = Shapes.of(request, settings)
+    limit = settings.max_response_bytes
+    layers = network.specs(request.network.layers)
+    arrays = [p.size for p in sequence.parameters(layers)]
+    arrays += [s.batch * s.widths[0], s.batch * s.widths[-1]]  # input gradient, prediction
+    listed = MISMATCH_BYTES * sum(min(request.max_mismatches, size) for size in arrays)
+    values = JSON_BYTES[request.dtype] * sum(arrays)
     size = values + listed + (NAMED_BYTES + ARRAY_BYTES) * (len(arrays) + 1) + FIXED_BYTES
     if size > limit:
         options = [('"max_mismatches": 0', size - listed)] if listed else []
         refuse(("body",), size, limit, options, "a smaller network or batch")
 
 
-def training_answer(training: Training) -> int:
+def training_answer(request: TrainRequest, epochs: int) -> int:
     """Every epoch's report (a line each, or the JSON answer's history), both engines' loss
     curves and final weights."""
-    number = JSON_BYTES[training.problem.dtype.name]
-    per_epoch = EPOCH_BYTES + 2 * number
-    weights = 2 * (training.parameters * number + ARRAY_BYTES * len(training.problem.weights))
-    return training.epochs * per_epoch + weights + FIXED_BYTES
+    found = sequence.parameters(network.specs(request.network.layers))
+    number = JSON_BYTES[request.dtype]
+    weights = 2 * (sum(p.size for p in found) * number + ARRAY_BYTES * len(found))
+    return epochs * (EPOCH_BYTES + 2 * number) + weights + FIXED_BYTES
 
 
-def check_training_answer(training: Training, limit: int) -> None:
-    size = training_answer(training)
+def check_training_answer(request: TrainRequest, settings: Settings) -> None:
+    size = training_answer(request, request.epochs)
+    limit = settings.max_response_bytes
     if size > limit:
-        number = JSON_BYTES[training.problem.dtype.name]
-        fits = (limit - training_answer(replace(training, epochs=0))) // (EPOCH_BYTES + 2 * number)
+        per_epoch = EPOCH_BYTES + 2 * JSON_BYTES[request.dtype]
+        fits = (limit - training_answer(request, 0)) // per_epoch
         options = [(f'"epochs": {fits:,}', None)] if fits > 0 else []
         refuse(("body", "epochs"), size, limit, options, "a smaller network")
 

@@ -33,11 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from service import compare
+from service import compare, network
 from service.compare import Deviation, Tolerance
 from service.config import Settings
 from service.datasets import seed_dataset
 from service.engines import Engine, EngineResult, Problem, autograd, manual
+from service.engines.layers import sequence
 from service.errors import ErrorItem, InvalidRequest, LimitExceeded
 from service.models import GeneratedData, GivenData, ProblemRequest, TrainRequest
 from service.problem import prepare
@@ -69,21 +70,56 @@ class Training:
     def steps_per_epoch(self) -> int:
         return math.ceil(self.samples / self.batch_size)
 
-    @property
-    def parameters(self) -> int:
-        return sum(w.size for w in self.problem.weights.values())
+
+@dataclass(frozen=True)
+class Cost:
+    """A run's work (the module's docstring), from its sizes alone: known before its data set
+    is drawn or a weight is, and refused over GRADIENT_SERVICE_MAX_TRAINING_COST."""
+
+    epochs: int
+    samples: int
+    batch_size: int
+    layers: int
+    parameters: int
+
+    @classmethod
+    def of(cls, request: TrainRequest) -> "Cost":
+        data = request.data
+        if isinstance(data, GeneratedData):
+            samples = data.n
+        else:  # a batch, or one point (anything else prepare() refuses)
+            samples = data.x.shape[0] if data.x.ndim == 2 else 1
+        layers = network.specs(request.network.layers)
+        count = sum(p.size for p in sequence.parameters(layers))
+        return cls(request.epochs, samples, request.batch_size, len(layers), count)
 
     @property
-    def step_cost(self) -> int:
-        """What a step costs besides its maths (the module's docstring)."""
-        layers = len(self.problem.layers)
-        return STEP_COST + LAYER_STEP_COST * layers + PARAMETER_STEP_COST * self.parameters
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.samples / self.batch_size)
 
     @property
-    def cost(self) -> int:
-        """The whole run's work, in units of one sample × one parameter (~4 ns on one core)."""
-        per_epoch = self.samples * self.parameters + self.steps_per_epoch * self.step_cost
-        return self.epochs * per_epoch
+    def step(self) -> int:
+        """What a step costs besides its maths."""
+        return STEP_COST + LAYER_STEP_COST * self.layers + PARAMETER_STEP_COST * self.parameters
+
+    @property
+    def total(self) -> int:
+        """In units of one sample × one parameter (~4 ns on one core)."""
+        return self.epochs * (self.samples * self.parameters + self.steps_per_epoch * self.step)
+
+    def check(self, limit: int) -> None:
+        if self.total > limit:
+            raise LimitExceeded(
+                ("body", "epochs"),
+                "max_training_cost",
+                limit,
+                self.total,
+                f"the run's cost, epochs × (samples × parameters + steps per epoch × "
+                f"({STEP_COST:,} + {LAYER_STEP_COST:,} × layers + {PARAMETER_STEP_COST} × "
+                f"parameters)) = {self.epochs:,} × ({self.samples:,} × {self.parameters:,} + "
+                f"{self.steps_per_epoch:,} × {self.step:,}), in units of ~4 ns "
+                "(fewer epochs, or a larger batch_size, cost less)",
+            )
 
 
 @dataclass(frozen=True)
@@ -120,7 +156,8 @@ class Diverged(InvalidRequest):
 
 def prepare_training(request: TrainRequest, settings: Settings) -> Training:
     """The data set goes through `prepare()` as one x and y, with every check that implies
-    (shapes, dtype, the batch and activation limits); its errors are then placed under `data`."""
+    (shapes, dtype, the batch and activation limits); its errors are then placed under `data`.
+    The run's cost is not checked here: `Cost.of(request).check(…)` comes first."""
     fields: dict[str, Any] = {  # the arrays as they are: no copy, no validation again
         "network": request.network,
         "weights": request.weights,
@@ -153,22 +190,9 @@ def prepare_training(request: TrainRequest, settings: Settings) -> Training:
     if request.batch_size > samples:
         msg = f"batch_size {request.batch_size} is larger than the data set ({samples} samples)"
         raise InvalidRequest([ErrorItem(("body", "batch_size"), msg, "too_large")])
-    training = Training(
+    return Training(
         problem, prepared.tolerance, request.batch_size, request.epochs, request.shuffle_seed
     )
-    if training.cost > settings.max_training_cost:
-        raise LimitExceeded(
-            ("body", "epochs"),
-            "max_training_cost",
-            settings.max_training_cost,
-            training.cost,
-            f"the run's cost, epochs × (samples × parameters + steps per epoch × "
-            f"({STEP_COST:,} + {LAYER_STEP_COST:,} × layers + {PARAMETER_STEP_COST} × "
-            f"parameters)) = {training.epochs:,} × ({samples:,} × {training.parameters:,} + "
-            f"{training.steps_per_epoch:,} × {training.step_cost:,}), in units of ~4 ns "
-            "(fewer epochs, or a larger batch_size, cost less)",
-        )
-    return training
 
 
 def under_data(item: ErrorItem, data: GeneratedData | GivenData) -> ErrorItem:

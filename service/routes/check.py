@@ -1,12 +1,12 @@
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from service.compute import REFERENCE
 from service.grading import Finding, Grade, grade
 from service.http import JSONResponse, JSONRoute
 from service.models import CheckRequest, CheckResponse
-from service.problem import Prepared, candidate_values, prepare
+from service.problem import Prepared, candidate_values, check_network, prepare
 from service.routes.deps import SettingsDep
 from service.routes.gradients import ERRORS, engine_json, offload, report_of, tolerance_json
 from service.sizes import check_check_answer
@@ -20,10 +20,11 @@ router = APIRouter(tags=["gradients"], route_class=JSONRoute)
     responses=ERRORS,
     summary="Grade your own loss, prediction and gradients against the reference",
 )
-async def check(body: CheckRequest, settings: SettingsDep) -> JSONResponse:
+async def check(body: CheckRequest, request: Request, settings: SettingsDep) -> JSONResponse:
+    check_network(body.network.layers, settings)
+    check_check_answer(body, settings)  # before a weight is drawn
     prepared = prepare(body, settings)
-    check_check_answer(prepared.problem, body.max_mismatches, settings.max_response_bytes)
-    return await offload(prepared.cost, settings.inline_cost, respond, body, prepared)
+    return await offload(request, prepared.cost, settings.inline_cost, respond, body, prepared)
 
 
 def respond(body: CheckRequest, prepared: Prepared) -> JSONResponse:

@@ -1,22 +1,21 @@
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.compare import Deviation, Tolerance
 from service.compute import REFERENCE, EngineDeviation, Report, compute
 from service.engines import EngineResult, TraceStep
-from service.http import JSONResponse, JSONRoute, base64_arrays
+from service.http import JSONResponse, JSONRoute, base64_arrays, heavy_turns
 from service.models import ErrorResponse, GradientsRequest, GradientsResponse
 from service.observability import observe_report
-from service.problem import Prepared, prepare
+from service.problem import Prepared, check_network, prepare
 from service.routes.deps import SettingsDep
-from service.sizes import GradientsAnswer, check_gradients_answer
+from service.sizes import check_gradients_answer
 
 router = APIRouter(tags=["gradients"], route_class=JSONRoute)
-T = TypeVar("T")
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
@@ -41,12 +40,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def offload(cost: int, inline_cost: int, work: Callable[..., T], *args: Any) -> T:
-    """`work(*args)` on the event loop when it costs little, in a worker thread when not: the
-    computing, and the writing of a large answer, then never hold up other requests."""
-    if cost > inline_cost:
-        return await run_in_threadpool(work, *args)
-    return work(*args)
+async def offload(
+    request: Request, cost: int, inline_cost: int, work: Callable[..., JSONResponse], *args: Any
+) -> JSONResponse:
+    """`work(*args)`, which computes and writes an answer: on the event loop when it costs
+    little; else in a worker thread, in the request's heavy turn (service.http.HeavyTurns)."""
+    if cost <= inline_cost:
+        return work(*args)
+    await heavy_turns(request).take(request.scope)
+    return await run_in_threadpool(work, *args)
 
 
 def report_of(prepared: Prepared) -> Report:
@@ -61,14 +63,14 @@ def report_of(prepared: Prepared) -> Report:
     responses=ERRORS,
     summary="Loss, prediction and gradients from every engine, and how far apart they are",
 )
-async def gradients(body: GradientsRequest, settings: SettingsDep) -> JSONResponse:
+async def gradients(
+    body: GradientsRequest, request: Request, settings: SettingsDep
+) -> JSONResponse:
+    check_network(body.network.layers, settings)
+    check_gradients_answer(body, settings)  # before a weight is drawn
     engines = [*body.engines, *(["manual"] if body.trace else [])]  # the trace is manual's
     prepared = prepare(body, settings, engines, body.learning_rate, body.numeric)
-    answer = GradientsAnswer.of(
-        prepared.problem, body.engines, body.encoding, body.learning_rate is not None, body.trace
-    )
-    check_gradients_answer(answer, settings.max_response_bytes)
-    return await offload(prepared.cost, settings.inline_cost, respond, body, prepared)
+    return await offload(request, prepared.cost, settings.inline_cost, respond, body, prepared)
 
 
 def respond(body: GradientsRequest, prepared: Prepared) -> JSONResponse:

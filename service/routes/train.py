@@ -20,13 +20,14 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.errors import ErrorItem, ServiceError
-from service.http import JSONResponse, JSONRoute
+from service.http import JSONResponse, JSONRoute, heavy_turns
 from service.models import ErrorResponse, TrainRequest, TrainResponse
+from service.problem import check_network
 from service.protocol import shutting_down
 from service.routes.deps import SettingsDep
 from service.routes.gradients import ERRORS, deviation_json, tolerance_json
 from service.sizes import check_training_answer
-from service.training import Epoch, Stopped, Trainer, prepare_training
+from service.training import Cost, Epoch, Stopped, Trainer, prepare_training
 
 NDJSON = "application/x-ndjson"
 
@@ -79,8 +80,11 @@ class ShuttingDown(ServiceError):
     summary="Train with both engines, each on its own weights; stream the epochs as they end",
 )
 async def train(body: TrainRequest, request: Request, settings: SettingsDep) -> Response:
+    check_network(body.network.layers, settings)
+    Cost.of(body).check(settings.max_training_cost)  # before a point or a weight is drawn
+    check_training_answer(body, settings)
     trainer = Trainer(prepare_training(body, settings))
-    check_training_answer(trainer.training, settings.max_response_bytes)
+    heavy_turns(request).give_back(request.scope)  # a run of minutes must not hold a heavy turn
     if wants_ndjson(request.headers.get("accept", "")):
         # X-Accel-Buffering: a proxy such as nginx passes each line on at once, not when done.
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

@@ -23,7 +23,7 @@ from service.config import Settings
 from service.logs import JSONFormatter
 from service.models import ErrorResponse, TrainRequest
 from service.sizes import EPOCH_BYTES
-from service.training import prepare_training
+from service.training import Cost
 from tests.nets import mlp
 
 JSON = {"content-type": "application/json"}
@@ -319,17 +319,15 @@ async def test_a_run_cheap_in_maths_but_long_in_steps_is_refused(
     assert item["ctx"]["limit"] == "max_training_cost"
     assert item["ctx"]["value"] == settings.max_training_cost < item["ctx"]["asked"]
     # The old count, epochs × samples × parameters, let each through (its limit was 20 million).
-    unlimited = Settings(max_training_cost=10**18)
-    training = prepare_training(TrainRequest.model_validate(body), unlimited)
-    assert training.epochs * training.samples * training.parameters <= 20_000_000
+    cost = Cost.of(TrainRequest.model_validate(body))
+    assert cost.epochs * cost.samples * cost.parameters <= 20_000_000
 
 
 def test_the_default_cost_allows_about_two_minutes_of_the_seed_experiment() -> None:
     """1000 epochs of the seed (87 ms each in the README) fit; 10,000 do not."""
     settings = Settings()
     for epochs, fits in ((1000, True), (10_000, False)):
-        request = TrainRequest.model_validate({"epochs": epochs})
-        cost = prepare_training(request, Settings(max_training_cost=10**18)).cost
+        cost = Cost.of(TrainRequest.model_validate({"epochs": epochs})).total
         assert (cost <= settings.max_training_cost) is fits
 
 
