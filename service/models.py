@@ -636,6 +636,13 @@ class TrainRequest(Strict):
         "them in the order of the k-th `permutation(n)` drawn from "
         "`np.random.default_rng(shuffle_seed)`.",
     )
+    dropout_seed: Seed = Field(
+        0,
+        description="Dropout's masks: every step's forward pass draws them in train mode, one "
+        "step after another, from torch's generator seeded once with `dropout_seed` (as a "
+        "torch loop after `torch.manual_seed(dropout_seed)` would); both engines use the "
+        "same masks.",
+    )
 
 
 class EpochReport(BaseModel):

@@ -157,7 +157,8 @@ def walk(layers: tuple[Layer, ...], sample: Shape, batch: int) -> Shapes:
             msg = f"x does not fit layer {where} ({kind}): {error}"
             item = ErrorItem(("body", "x"), msg, "wrong_shape")
         else:
-            msg = f"layer {where} ({kind}) {error}, {given_to(layers, error.path)}"
+            given = f", {given_to(layers, error.path)}" if error.field else ""
+            msg = f"layer {where} ({kind}): {error}{given}"
             item = ErrorItem(layer_loc(error.path, error.field), msg, "layers_do_not_chain")
         raise InvalidRequest([item]) from None
     cost = sequence.cost(layers, sample)

@@ -61,6 +61,7 @@ class Training:
     batch_size: int
     epochs: int
     shuffle_seed: int | None
+    dropout_seed: int
 
     @property
     def samples(self) -> int:
@@ -84,14 +85,22 @@ class Cost:
 
     @classmethod
     def of(cls, request: TrainRequest) -> "Cost":
+        """A sample's work is its parameters' or its forward pass's multiply-adds, whichever is
+        more (a convolution does many per parameter)."""
         data = request.data
-        if isinstance(data, GeneratedData):
-            samples = data.n
-        else:  # a batch, or one point (anything else prepare() refuses)
-            samples = data.x.shape[0] if data.x.ndim == 2 else 1
         layers = network.specs(request.network.layers)
-        count = sum(p.size for p in sequence.parameters(layers))
-        return cls(request.epochs, samples, request.batch_size, len(layers), count)
+        work = sum(p.size for p in sequence.parameters(layers))
+        if isinstance(data, GeneratedData):
+            samples = data.n  # points of the seed's 2 features
+        else:  # a batch, or one sample
+            try:
+                ndim = network.sample_ndim(layers, data.x.ndim)
+                samples = data.x.shape[0] if data.x.ndim > ndim else 1
+                shapes = network.walk(layers, data.x.shape[-ndim:], samples)
+            except InvalidRequest as exc:
+                raise InvalidRequest([under_data(item, data) for item in exc.errors]) from None
+            work = max(work, shapes.cost)
+        return cls(request.epochs, samples, request.batch_size, len(layers), work)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -164,6 +173,7 @@ def prepare_training(request: TrainRequest, settings: Settings) -> Training:
         "loss": request.loss,
         "dtype": request.dtype,
         "tolerance": request.tolerance,
+        "dropout_seed": request.dropout_seed,
     }
     if "init_seed" in request.model_fields_set:
         fields["init_seed"] = request.init_seed  # weights and init_seed together are refused
@@ -184,15 +194,35 @@ def prepare_training(request: TrainRequest, settings: Settings) -> Training:
 
     problem = prepared.problem
     if not problem.weights:
-        msg = "this network has no parameters (no linear layer): there is nothing to train"
+        msg = "this network has no parameters: there is nothing to train"
         raise InvalidRequest([ErrorItem(("body", "network", "layers"), msg, "no_parameters")])
     samples = problem.x.shape[0]
     if request.batch_size > samples:
         msg = f"batch_size {request.batch_size} is larger than the data set ({samples} samples)"
         raise InvalidRequest([ErrorItem(("body", "batch_size"), msg, "too_large")])
+    check_batches(problem, request.batch_size)
     return Training(
-        problem, prepared.tolerance, request.batch_size, request.epochs, request.shuffle_seed
+        problem,
+        prepared.tolerance,
+        request.batch_size,
+        request.epochs,
+        request.shuffle_seed,
+        request.dropout_seed,
     )
+
+
+def check_batches(problem: Problem, batch_size: int) -> None:
+    """Every step's batch must suit the network (batch norm needs more than one value per
+    channel): batch_size, and the smaller last batch of an epoch."""
+    samples = problem.x.shape[0]
+    sizes = {batch_size, samples % batch_size or batch_size}
+    for size in sorted(sizes):
+        try:
+            network.walk(problem.layers, problem.x.shape[1:], size)
+        except InvalidRequest as exc:
+            last = "" if size == batch_size else f" (an epoch's last batch: {samples} samples)"
+            msg = f"a batch of {size}{last} does not suit this network: {exc.errors[0].msg}"
+            raise InvalidRequest([ErrorItem(("body", "batch_size"), msg, "too_small")]) from None
 
 
 def under_data(item: ErrorItem, data: GeneratedData | GivenData) -> ErrorItem:
@@ -252,6 +282,8 @@ class Trainer:
         self.elapsed_ms = 0.0
         self.engine_ms = dict.fromkeys(ENGINES, 0.0)
         self.left_tolerance: LeftTolerance | None = None
+        self.masks = autograd.DropoutMasks(training.problem.layers, training.dropout_seed)
+        self.draws = any(layer.draws for _, layer in network.walk_layers(training.problem.layers))
         seed = training.shuffle_seed
         self._shuffler = None if seed is None else np.random.default_rng(seed)
 
@@ -274,8 +306,10 @@ class Trainer:
         p = self.training.problem
         self.steps += 1
         results, flats = {}, {}
+        draws = self.masks.next(x.shape, x.dtype) if self.draws else {}  # the same for both
         for name, engine in ENGINES.items():
-            result = engine(Problem(p.layers, self.weights[name], x, y, p.loss, p.learning_rate))
+            problem = Problem(p.layers, self.weights[name], x, y, p.loss, p.learning_rate, draws)
+            result = engine(problem)
             assert result.updated_weights is not None  # the problem has a learning rate
             flats[name] = flat(result.updated_weights)  # one vector: a few µs, not one per weight
             if not np.isfinite(result.loss):

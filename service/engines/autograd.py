@@ -58,9 +58,22 @@ def initial_weights(layers: tuple[Layer, ...], seed: int) -> dict[str, np.ndarra
     return sequence.init(layers, torch.Generator().manual_seed(seed))
 
 
+class DropoutMasks:
+    """Dropout's masks for one forward pass after another, as torch draws them in train mode
+    after one `torch.manual_seed(seed)`: a training run's stream, from a local generator."""
+
+    def __init__(self, layers: tuple[Layer, ...], seed: int) -> None:
+        self.layers = layers
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def next(self, shape: tuple[int, ...], dtype: np.dtype) -> dict[str, np.ndarray]:
+        """The masks of the next pass over a batch of `shape`, keyed like parameters."""
+        return sequence.draw(self.layers, self.generator, shape, dtype.name)
+
+
 def dropout_masks(
     layers: tuple[Layer, ...], seed: int, shape: tuple[int, ...], dtype: np.dtype
 ) -> dict[str, np.ndarray]:
     """The masks `torch.manual_seed(seed)` then one forward pass in train mode over a batch of
-    `shape` draws, keyed like parameters ("3.mask"); from a local generator."""
-    return sequence.draw(layers, torch.Generator().manual_seed(seed), shape, dtype.name)
+    `shape` draws, keyed like parameters ("3.mask")."""
+    return DropoutMasks(layers, seed).next(shape, dtype)

@@ -339,3 +339,90 @@ async def test_shape_errors_name_the_field(
     first = response.json()["detail"][0]
     assert first["loc"] == loc, first
     assert words in first["msg"], first
+
+
+TRAINED_CNN = [
+    {"type": "conv2d", "in_channels": 1, "out_channels": 2, "kernel_size": 3, "padding": 1},
+    {"type": "batch_norm2d", "num_features": 2},
+    {"type": "relu"},
+    {"type": "max_pool2d", "kernel_size": 2},
+    {"type": "flatten"},
+    {"type": "dropout", "p": 0.25},
+    {"type": "linear", "in_features": 8, "out_features": 3},
+]
+
+
+async def test_training_a_cnn_equals_a_torch_loop(client: httpx.AsyncClient) -> None:
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(6, 1, 4, 4)), rng.integers(0, 3, size=6)
+    body = {"network": {"layers": TRAINED_CNN}, "init_seed": 3, "dropout_seed": 9,
+            "data": {"x": x.tolist(), "y": y.tolist()}, "loss": "cross_entropy",
+            "batch_size": 2, "epochs": 2, "learning_rate": 0.1}  # fmt: skip
+    response = await client.post("/train", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["within_tolerance"] is True
+    torch.manual_seed(3)
+    net = torch_sequential(TRAINED_CNN).double().train()
+    optimiser = torch.optim.SGD(net.parameters(), lr=0.1)
+    torch.manual_seed(9)  # the masks, step after step
+    for _ in range(2):
+        for begin in range(0, 6, 2):
+            optimiser.zero_grad()
+            logits = net(torch.tensor(x[begin : begin + 2]))
+            torch.nn.functional.cross_entropy(logits, torch.tensor(y[begin : begin + 2])).backward()
+            optimiser.step()
+    final = answer["final_weights"]["autograd"]
+    for name, p in net.named_parameters():
+        np.testing.assert_allclose(final[name], p.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+async def test_a_batch_norm_net_refuses_batches_of_one(client: httpx.AsyncClient) -> None:
+    layers = [{"type": "linear", "in_features": 3, "out_features": 2},
+              {"type": "batch_norm1d", "num_features": 2}]  # fmt: skip
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    data = {"x": x.tolist(), "y": np.zeros((5, 2)).tolist()}
+    body = {"network": {"layers": layers}, "data": data, "batch_size": 2}
+    response = await client.post("/train", json=body)
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "batch_size"]
+    assert "last batch" in item["msg"]
+    body["batch_size"] = 1
+    (item,) = (await client.post("/train", json=body)).json()["detail"]
+    assert "a batch of 1 does not suit" in item["msg"]
+
+
+async def test_checking_a_cnns_gradients(client: httpx.AsyncClient) -> None:
+    x = np.arange(36, dtype=np.float64).reshape(1, 6, 6) / 36
+    problem = {"network": {"layers": SMALL_CNN}, "init_seed": 2, "x": x.tolist(), "y": 1,
+               "loss": "cross_entropy"}  # fmt: skip
+    expected = (await client.post("/gradients", json=problem)).json()["gradients"]
+    wrong = np.array(expected["0.weight"])
+    wrong[1, 0, 2, 0] += 0.5
+    candidate = {**expected, "0.weight": wrong.tolist()}
+    response = await client.post(
+        "/gradients/check", json={**problem, "candidate": {"gradients": candidate}}
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()["report"]
+    assert report["verdict"] == "fail"
+    finding = report["gradients"]["0.weight"]
+    assert finding["mismatch_count"] == 1
+    assert finding["mismatches"][0]["index"] == [1, 0, 2, 0]
+
+
+async def test_a_learning_rate_step_on_a_cnn_equals_sgd(client: httpx.AsyncClient) -> None:
+    x = np.random.default_rng(2).normal(size=(2, 1, 6, 6))
+    body = {"network": {"layers": SMALL_CNN}, "init_seed": 4, "x": x.tolist(), "y": [2, 0],
+            "loss": "cross_entropy", "learning_rate": 0.5, "dtype": "float32"}  # fmt: skip
+    answer = (await client.post("/gradients", json=body)).json()
+    torch.manual_seed(4)
+    net = torch_sequential(SMALL_CNN)
+    torch.nn.functional.cross_entropy(net(torch.tensor(x, dtype=torch.float32)),
+                                      torch.tensor([2, 0])).backward()  # fmt: skip
+    torch.optim.SGD(net.parameters(), lr=0.5).step()
+    for name, p in net.named_parameters():
+        got = np.array(answer["updated_weights"][name], dtype=np.float32)  # float32's shortest
+        np.testing.assert_array_equal(got, p.detach().numpy())
+    assert answer["deviations"]["manual"]["agree"] is True
