@@ -7,11 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Tolerance:
-    atol: float
-    rtol: float
+from service.engines import Tolerance
 
 
 @dataclass(frozen=True)

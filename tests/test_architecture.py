@@ -1,6 +1,7 @@
 """Rules of the code base that a test keeps: what imports what, and the spec never drifts."""
 
 import ast
+import dataclasses
 import json
 import subprocess
 import sys
@@ -31,9 +32,45 @@ def test_module_never_imports_torch(module: str) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-@pytest.mark.parametrize("path", sorted((SERVICE / "engines").glob("*.py")), ids=lambda p: p.name)
-def test_engines_know_nothing_of_http(path: Path) -> None:
-    assert not imported_modules(path) & {"fastapi", "starlette", "httpx", "uvicorn"}
+def imported_names(path: Path) -> set[str]:
+    """Every module `path` imports, by its full dotted name."""
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+ENGINE_MODULES = sorted((SERVICE / "engines").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", ENGINE_MODULES, ids=lambda p: str(p.relative_to(SERVICE)))
+def test_engines_know_nothing_of_http_nor_the_contract(path: Path) -> None:
+    """Engines take engine-side specs and arrays: no web framework, no pydantic, no request
+    models; they import only from service.engines."""
+    assert not imported_modules(path) & {"fastapi", "starlette", "httpx", "uvicorn", "pydantic"}
+    ours = {name for name in imported_names(path) if name.split(".")[0] == "service"}
+    assert all(name.startswith("service.engines") for name in ours), ours
+
+
+def test_every_layer_kind_has_its_contract_model() -> None:
+    """A kind is one engine class and one contract model with the same options and defaults."""
+    from service.engines.layers import KINDS
+    from service.schemas.layers import LayerModel
+
+    models = {model.model_fields["type"].annotation.__args__[0]: model
+              for model in LayerModel.__origin__.__args__}  # fmt: skip
+    assert set(models) == set(KINDS)
+    for kind, layer in KINDS.items():
+        engine_options = {f.name: f.default for f in dataclasses.fields(layer)}
+        contract = {n: f.default for n, f in models[kind].model_fields.items() if n != "type"}
+        assert set(engine_options) == set(contract), kind
+        for name, default in engine_options.items():
+            if default is not dataclasses.MISSING:
+                assert contract[name] == default, (kind, name)
 
 
 @pytest.mark.parametrize("path", sorted((SERVICE / "routes").glob("*.py")), ids=lambda p: p.name)

@@ -31,8 +31,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from service.compare import Tolerance
-from service.engines import EngineResult, Problem, manual
+from service.engines import EngineResult, Problem, Tolerance, manual
 from service.engines.layers import Activation, Layer, sequence
 from service.engines.layers.linear import Linear
 
