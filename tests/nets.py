@@ -24,6 +24,7 @@ ACTIVATIONS: list[dict[str, Any]] = [
     {"type": "gelu"},
     {"type": "gelu", "approximate": "tanh"},
     {"type": "silu"},
+    {"type": "mish"},
 ]
 
 
@@ -78,6 +79,7 @@ TORCH_MODULES: dict[str, type[torch.nn.Module]] = {
     "softplus": torch.nn.Softplus,
     "gelu": torch.nn.GELU,
     "silu": torch.nn.SiLU,
+    "mish": torch.nn.Mish,
     "conv2d": torch.nn.Conv2d,
     "max_pool2d": torch.nn.MaxPool2d,
     "avg_pool2d": torch.nn.AvgPool2d,

@@ -76,6 +76,10 @@ class SiLU(Strict):
     type: Literal["silu"]
 
 
+class Mish(Strict):
+    type: Literal["mish"]
+
+
 # --- images: convolution, pooling, flatten ------------------------------------------------------
 
 
@@ -189,6 +193,7 @@ LayerModel = Annotated[
     | Softplus
     | GELU
     | SiLU
+    | Mish
     | Conv2d
     | MaxPool2d
     | AvgPool2d

@@ -245,3 +245,22 @@ class SiLU(Activation):
         import torch.nn.functional as F
 
         return F.silu(z)
+
+
+@dataclass(frozen=True)
+class Mish(Activation):
+    """z·tanh(softplus(z))."""
+
+    kind = "mish"
+
+    def f(self, z: Array) -> Array:
+        return z * np.tanh(np.logaddexp(0, z))  # softplus without overflow
+
+    def df(self, z: Array, a: Array) -> Array:
+        t = np.tanh(np.logaddexp(0, z))
+        return t + z * (1 - t * t) * expit(z)  # d softplus/dz = σ(z)
+
+    def torch_f(self, z: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        return F.mish(z)
