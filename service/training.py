@@ -82,25 +82,30 @@ class Cost:
     batch_size: int
     layers: int
     parameters: int
+    forward: int  # a sample's forward multiply-adds, where known (a given data set)
 
     @classmethod
     def of(cls, request: TrainRequest) -> "Cost":
-        """A sample's work is its parameters' or its forward pass's multiply-adds, whichever is
-        more (a convolution does many per parameter)."""
         data = request.data
         layers = network.specs(request.network.layers)
-        work = sum(p.size for p in sequence.parameters(layers))
+        parameters = sum(p.size for p in sequence.parameters(layers))
+        forward = 0
         if isinstance(data, GeneratedData):
             samples = data.n  # points of the seed's 2 features
         else:  # a batch, or one sample
             try:
                 ndim = network.sample_ndim(layers, data.x.ndim)
                 samples = data.x.shape[0] if data.x.ndim > ndim else 1
-                shapes = network.walk(layers, data.x.shape[-ndim:], samples)
+                forward = network.walk(layers, data.x.shape[-ndim:], samples).cost
             except InvalidRequest as exc:
                 raise InvalidRequest([under_data(item, data) for item in exc.errors]) from None
-            work = max(work, shapes.cost)
-        return cls(request.epochs, samples, request.batch_size, len(layers), work)
+        return cls(request.epochs, samples, request.batch_size, len(layers), parameters, forward)
+
+    @property
+    def per_sample(self) -> int:
+        """A sample's work: its parameters' or its forward pass's multiply-adds, whichever is
+        more (a convolution does many per parameter)."""
+        return max(self.parameters, self.forward)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -114,7 +119,7 @@ class Cost:
     @property
     def total(self) -> int:
         """In units of one sample × one parameter (~4 ns on one core)."""
-        return self.epochs * (self.samples * self.parameters + self.steps_per_epoch * self.step)
+        return self.epochs * (self.samples * self.per_sample + self.steps_per_epoch * self.step)
 
     def check(self, limit: int) -> None:
         if self.total > limit:
@@ -123,9 +128,9 @@ class Cost:
                 "max_training_cost",
                 limit,
                 self.total,
-                f"the run's cost, epochs × (samples × parameters + steps per epoch × "
+                f"the run's cost, epochs × (samples × a sample's work + steps per epoch × "
                 f"({STEP_COST:,} + {LAYER_STEP_COST:,} × layers + {PARAMETER_STEP_COST} × "
-                f"parameters)) = {self.epochs:,} × ({self.samples:,} × {self.parameters:,} + "
+                f"parameters)) = {self.epochs:,} × ({self.samples:,} × {self.per_sample:,} + "
                 f"{self.steps_per_epoch:,} × {self.step:,}), in units of ~4 ns "
                 "(fewer epochs, or a larger batch_size, cost less)",
             )

@@ -426,3 +426,20 @@ async def test_a_learning_rate_step_on_a_cnn_equals_sgd(client: httpx.AsyncClien
         got = np.array(answer["updated_weights"][name], dtype=np.float32)  # float32's shortest
         np.testing.assert_array_equal(got, p.detach().numpy())
     assert answer["deviations"]["manual"]["agree"] is True
+
+
+async def test_a_convolutions_training_cost_counts_its_multiply_adds(
+    client: httpx.AsyncClient,
+) -> None:
+    # 10 parameters, but 9 multiply-adds per output pixel of a 64×64 image: 35k per sample;
+    # 300k epochs of one step are 4.2e10 units of work, 2.1e10 if only parameters counted
+    layers = [{"type": "conv2d", "in_channels": 1, "out_channels": 1, "kernel_size": 3},
+              {"type": "flatten"}]  # fmt: skip
+    x = np.zeros((2, 1, 64, 64))
+    body = {"network": {"layers": layers}, "epochs": 300_000, "batch_size": 2,
+            "data": {"x": x.tolist(), "y": np.zeros((2, 62 * 62)).tolist()}}  # fmt: skip
+    response = await client.post("/train", json=body)
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["ctx"]["limit"] == "max_training_cost"
+    assert item["ctx"]["asked"] > 4e10 > 3e10 == item["ctx"]["value"]
