@@ -198,3 +198,37 @@ def test_a_phone_gets_one_readable_column_of_labelled_controls(
     )
     assert unnamed_buttons == []
     finish(page, "phone")
+
+
+def test_the_small_cnn_preset_computes_and_maps_each_channel(
+    browser: Browser, live_url: str
+) -> None:
+    page = open_playground(browser, live_url)
+    page.select_option("#preset", "cnn")
+    assert page.input_value("#layer-0-type") == "conv2d"
+    assert page.input_value("#layer-0-kernel_size") == "3"
+    page.click("#compute")
+    page.wait_for_selector("#compute-output[data-state=done]")
+    assert page.inner_text("#agree-value") == "yes"
+    assert len(json.loads(data_value(page, "#prediction-value"))) == 3  # one image, 3 classes
+    weight_maps = page.query_selector_all('.heatmap canvas[data-param="0.weight"]')
+    slices = [c.evaluate("c => c.closest('figure').dataset.slice") for c in weight_maps]
+    assert slices == ["0,0", "1,0"]  # [out, in, kh, kw]: a map per output channel
+    finish(page, "cnn")
+
+
+def test_an_error_naming_a_layer_marks_it(browser: Browser, live_url: str) -> None:
+    page = open_playground(browser, live_url)
+    page.select_option("#preset", "cnn")
+    page.fill("#layer-0-kernel_size", "0")
+    page.dispatch_event("#layer-0-kernel_size", "change")
+    page.click("#compute")
+    page.wait_for_selector("#compute-output[data-state=error]")
+    assert page.get_attribute("#layer-0", "aria-invalid") == "true"
+    assert "kernel_size" in page.inner_text("#problem-errors")
+    console = page.errors  # type: ignore[attr-defined]
+    assert console == [
+        "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    ]  # the refusal itself, and nothing else
+    console.clear()
+    finish(page, "cnn-error")

@@ -5,9 +5,38 @@
 const NDJSON = "application/x-ndjson";
 const SVG = "http://www.w3.org/2000/svg";
 const ENGINES = ["autograd", "manual"];
-const LAYER_TYPES = [
-  "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "silu", "identity",
-];
+// Every layer kind and its options, as the API takes them: [name, label, form, default]. A form
+// is "int", "number", "pair" (an int, or "h, w"), "sizes" (an int, or "a, b, …"), "bool",
+// "json", or a list of choices. A null default is left out of the request (torch's default).
+const KINDS = {
+  linear: [["in_features", "in features", "int", 2], ["out_features", "out features", "int", 1],
+    ["bias", "bias", "bool", true]],
+  sigmoid: [], tanh: [], relu: [], identity: [], silu: [], mish: [],
+  leaky_relu: [["negative_slope", "negative slope", "number", 0.01]],
+  elu: [["alpha", "alpha", "number", 1]],
+  softplus: [["beta", "beta", "number", 1], ["threshold", "threshold", "number", 20]],
+  gelu: [["approximate", "approximate", ["none", "tanh"], "none"]],
+  conv2d: [["in_channels", "in channels", "int", 1], ["out_channels", "out channels", "int", 1],
+    ["kernel_size", "kernel size", "pair", 3], ["stride", "stride", "pair", 1],
+    ["padding", "padding", "pair", 0], ["dilation", "dilation", "pair", 1],
+    ["bias", "bias", "bool", true]],
+  max_pool2d: [["kernel_size", "kernel size", "pair", 2], ["stride", "stride", "pair", null],
+    ["padding", "padding", "pair", 0]],
+  avg_pool2d: [["kernel_size", "kernel size", "pair", 2], ["stride", "stride", "pair", null],
+    ["padding", "padding", "pair", 0], ["count_include_pad", "count padding", "bool", true]],
+  flatten: [["start_dim", "start dim", "int", 1], ["end_dim", "end dim", "int", -1]],
+  batch_norm1d: [["num_features", "features", "int", 1], ["eps", "eps", "number", 1e-5],
+    ["affine", "affine", "bool", true]],
+  batch_norm2d: [["num_features", "channels", "int", 1], ["eps", "eps", "number", 1e-5],
+    ["affine", "affine", "bool", true]],
+  layer_norm: [["normalized_shape", "normalized shape", "sizes", 1], ["eps", "eps", "number", 1e-5],
+    ["elementwise_affine", "affine", "bool", true]],
+  dropout: [["p", "p", "number", 0.5]],
+  softmax: [["dim", "dim", "int", -1]],
+  log_softmax: [["dim", "dim", "int", -1]],
+  residual: [["layers", "inner layers, JSON", "json", [{ type: "identity" }]]],
+};
+const LAYER_TYPES = Object.keys(KINDS);
 const MAX_GRID_ENTRIES = 400; // a Check grid larger than this lists its mismatches instead
 const MAX_CHART_MARKERS = 200; // more epochs than this are drawn as lines only
 
@@ -92,6 +121,13 @@ function showError(container, error) {
   } else {
     list.append(el("li", {}, error.message));
   }
+  if (error instanceof ApiError) {
+    for (const item of error.detail) {
+      const [, network, group, index] = item.loc;
+      const layer = network === "network" && group === "layers" ? $(`layer-${index}`) : null;
+      if (layer) layer.setAttribute("aria-invalid", "true");
+    }
+  }
   if (error instanceof InputError) {
     const input = $(error.id);
     input.setAttribute("aria-invalid", "true");
@@ -111,7 +147,24 @@ const PRESETS = {
   linear: [{ type: "linear", in_features: 2, out_features: 1 }],
   tanh: chain([2, 8, 8, 1], "tanh"),
   relu: chain([2, 16, 1], "relu"),
+  cnn: [
+    { type: "conv2d", in_channels: 1, out_channels: 2, kernel_size: 3 },
+    { type: "relu" },
+    { type: "max_pool2d", kernel_size: 2 },
+    { type: "flatten" },
+    { type: "linear", in_features: 8, out_features: 3 },
+  ],
   // "seed" is read from GET examples/seed at start-up
+};
+
+// A preset that needs its own data: x, y and the loss it is meant for.
+const PRESET_DATA = {
+  cnn: {
+    x: [Array.from({ length: 6 }, (_, i) => Array.from({ length: 6 }, (_, j) => (i + j) / 10))],
+    y: 2,
+    loss: "cross_entropy",
+    init_seed: 1,
+  },
 };
 
 function chain(sizes, activation) {
@@ -130,6 +183,60 @@ function lastWidth(before) {
   return 2;
 }
 
+function defaults(kind, index) {
+  const layer = { type: kind };
+  for (const [name, , , value] of KINDS[kind]) if (value !== null) layer[name] = structuredClone(value);
+  if (kind === "linear") layer.in_features = lastWidth(index);
+  return layer;
+}
+
+function optionText(value) {
+  if (value === undefined || value === null) return "";
+  if (Array.isArray(value) && typeof value[0] !== "object") return value.join(", ");
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+function parseOption(form, text) {
+  const trimmed = text.trim();
+  if (form === "json") return JSON.parse(trimmed);
+  if (trimmed === "") return null;
+  if (form === "pair" || form === "sizes") {
+    const parts = trimmed.split(",").map((part) => Number(part.trim()));
+    return parts.length === 1 ? parts[0] : parts;
+  }
+  return Number(trimmed);
+}
+
+function optionControl(layer, index, [name, label, form, fallback]) {
+  const id = `layer-${index}-${name}`;
+  let control;
+  if (form === "bool") {
+    control = el("input", { type: "checkbox" });
+    control.checked = layer[name] !== false;
+    control.addEventListener("change", () => { layer[name] = control.checked; });
+  } else if (Array.isArray(form)) {
+    control = el("select");
+    for (const choice of form) control.append(new Option(choice, choice, false, choice === layer[name]));
+    control.addEventListener("change", () => { layer[name] = control.value; });
+  } else {
+    control = el(form === "json" ? "textarea" : "input", form === "json" ? { rows: "2", spellcheck: "false" }
+      : { type: "text", inputmode: form === "number" ? "decimal" : "numeric", size: "6" });
+    control.value = optionText(layer[name]);
+    control.placeholder = fallback === null ? "as kernel size" : optionText(fallback);
+    control.addEventListener("change", () => {
+      try {
+        const value = parseOption(form, control.value);
+        if (value === null) delete layer[name];
+        else layer[name] = value;
+        control.removeAttribute("aria-invalid");
+      } catch {
+        control.setAttribute("aria-invalid", "true");
+      }
+    });
+  }
+  return field(id, [hidden(`Layer ${index} `), label], control);
+}
+
 function renderLayers() {
   const list = $("layers");
   list.replaceChildren();
@@ -137,41 +244,27 @@ function renderLayers() {
     const type = el("select");
     for (const name of LAYER_TYPES) type.append(new Option(name, name, false, name === layer.type));
     type.addEventListener("change", () => {
-      layers[i] = type.value === "linear"
-        ? { type: "linear", in_features: lastWidth(i), out_features: 1 }
-        : { type: type.value };
+      layers[i] = defaults(type.value, i);
       renderLayers();
       $(`layer-${i}-type`).focus();
     });
-    const item = el("li", { class: "layer" }, field(`layer-${i}-type`, ["Layer " + i], type));
-    if (layer.type === "linear") {
-      for (const [key, text] of [["in_features", "in"], ["out_features", "out"]]) {
-        const input = el("input", { type: "number", min: "1", step: "1", inputmode: "numeric" });
-        input.value = layer[key];
-        input.addEventListener("change", () => {
-          layers[i][key] = Number(input.value);
-        });
-        item.append(field(`layer-${i}-${key}`, [hidden(`Layer ${i} `), text + " features"], input));
-      }
-    } else {
-      item.append(el("span"), el("span"));
-    }
+    const item = el("li", { class: "layer", id: `layer-${i}` }, field(`layer-${i}-type`, ["Layer " + i], type));
+    const options = el("div", { class: "options" },
+      ...KINDS[layer.type].map((option) => optionControl(layer, i, option)));
     const remove = el("button", { type: "button", class: "remove", "aria-label": `Remove layer ${i}` }, "Remove");
     remove.addEventListener("click", () => {
       layers.splice(i, 1);
       renderLayers();
       $("add-layer").focus();
     });
-    item.append(remove);
+    item.append(options, remove);
     list.append(item);
   });
 }
 
 function addLayer() {
   const last = layers[layers.length - 1];
-  layers.push(last && last.type === "linear"
-    ? { type: "sigmoid" }
-    : { type: "linear", in_features: lastWidth(layers.length), out_features: 1 });
+  layers.push(last && last.type === "linear" ? { type: "sigmoid" } : defaults("linear", layers.length));
   renderLayers();
   $(`layer-${layers.length - 1}-type`).focus();
 }
@@ -212,10 +305,13 @@ function showWeightsSource() {
 
 /** The network, its weights, the loss and the dtype: what every request starts from. */
 function networkBody() {
+  const options = $("loss-options").value.trim();
+  const loss = options ? { type: $("loss").value, ...parseJson("loss-options", "Loss options") } : $("loss").value;
   const body = {
-    network: { layers: layers.map((layer) => ({ ...layer })) },
-    loss: $("loss").value,
+    network: { layers: layers.map((layer) => structuredClone(layer)) },
+    loss,
     dtype: $("dtype").value,
+    dropout_seed: parseInteger("dropout-seed", "Dropout seed"),
   };
   if (weightsSource() === "paste") body.weights = parseJson("weights", "Weights");
   else body.init_seed = parseInteger("init-seed", "Init seed");
@@ -339,13 +435,25 @@ function heatmap(name, values) {
     probe);
 }
 
+/** One map per 2-D slice: a conv weight [out, in, kh, kw] gives one per (out, in) pair. */
+function heatmaps(name, values, index = []) {
+  if (shapeOf(values).length <= 2) {
+    const label = index.length ? `${name}[${index.join(", ")}]` : name;
+    const map = heatmap(label, values);
+    if (index.length) map.dataset.slice = index.join(",");
+    map.querySelector("canvas").dataset.param = name;
+    return [map];
+  }
+  return values.flatMap((inner, i) => heatmaps(name, inner, [...index, i]));
+}
+
 function renderCompute(answer) {
   const figures = el("dl", { class: "figures" });
   figure(figures, "Loss", answer.loss, "loss-value");
   figure(figures, "Prediction", answer.prediction, "prediction-value");
   figure(figures, "Engines agree", answer.agree ? "yes" : "no", "agree-value");
   figure(figures, "Time", ENGINES.map((e) => `${e} ${answer.engines[e].elapsed_ms.toFixed(2)} ms`).join(", "));
-  const maps = Object.entries(answer.gradients).map(([name, g]) => heatmap(name, g));
+  const maps = Object.entries(answer.gradients).flatMap(([name, g]) => heatmaps(name, g));
   $("compute-output").replaceChildren(
     figures,
     deviationTable(answer.deviations.manual),
@@ -365,12 +473,13 @@ async function compute(event) {
 
 function renderTrace(answer) {
   const cell = (values) => el("td", { class: "vector" }, values === undefined ? "—" : vectorText(values));
+  // linear: input → z; an activation: z → a; any other kind: input → output
   const rows = answer.trace.map((step) => el("tr", { "data-layer": step.index },
     el("th", { scope: "row" }, `${step.index}: ${step.type}`),
-    cell(step.z),
+    cell(step.z ?? step.output),
     cell(step.a),
     cell(step.grad_a),
-    cell(step.grad_z)));
+    cell(step.grad_z ?? step.grad_output)));
   const x = el("dl", { class: "figures" });
   figure(x, "x", vectorText(answer.trace[0].input ?? answer.trace[0].z));
   figure(x, "dL/dx", vectorText(answer.input_gradient));
@@ -657,8 +766,14 @@ async function start() {
   $("trace").addEventListener("click", trace);
   $("add-layer").addEventListener("click", addLayer);
   $("preset").addEventListener("change", () => {
-    layers = structuredClone(PRESETS[$("preset").value]);
+    const name = $("preset").value;
+    layers = structuredClone(PRESETS[name]);
     renderLayers();
+    const data = PRESET_DATA[name] || PRESET_DATA.seed;
+    $("x").value = JSON.stringify(data.x);
+    $("y").value = JSON.stringify(data.y);
+    $("loss").value = data.loss;
+    $("init-seed").value = data.init_seed;
   });
   for (const radio of document.querySelectorAll('input[name="weights-source"]')) {
     radio.addEventListener("change", showWeightsSource);
@@ -671,6 +786,7 @@ async function start() {
   const response = await fetch("examples/seed");
   const example = await response.json();
   PRESETS.seed = example.network.layers;
+  PRESET_DATA.seed = example;
   layers = structuredClone(PRESETS.seed);
   renderLayers();
   $("init-seed").value = example.init_seed;
