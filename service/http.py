@@ -165,8 +165,7 @@ class JSONRequest(Request):
         self._json = await run_in_threadpool(validated, body, model, settings)
 
     async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            self._json = parse_json(await self.body())
+        """What `read` validated: FastAPI asks for it only when the body is not empty."""
         return self._json
 
 
