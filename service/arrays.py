@@ -33,7 +33,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from service.config import Settings, limit_msg
 
-CHUNK = 16_384  # numbers per NumPy call: ~0.1 ms each, so the GIL changes hands often
+CHUNK = 16_384  # numbers per NumPy call, well under a millisecond: the GIL changes hands often
 NUMBERS = frozenset({int, float})  # JSON numbers; `true` is a bool, refused like any non-number
 FLOAT64_MAX = float(np.finfo(np.float64).max)
 EMPTY = np.empty(0)  # stands in for an array whose errors went unreported (the request fails)

@@ -13,8 +13,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRADIENT_SERVICE_", extra="forbid", frozen=True)
 
     # Limits: each violation is a 4xx that names the limit, its value and what was asked.
-    # Parsing costs up to 29 bytes of memory per body byte (a body of `0,` becomes Python lists,
-    # then floats, then arrays): 16 MiB keeps two workers under ~1.5 GiB at worst (README) and
+    # Parsing costs up to ~13 bytes of memory per body byte (a body of `0,` becomes a Python
+    # list, then a float64 array): the worst 16 MiB body takes +212 MiB (README), and 16 MiB
     # admits a 784-256-256-10 network with float64 weights and a batch of 512 (13.7 MiB).
     max_body_bytes: PositiveInt = Field(16 * 1024 * 1024, description="largest request body")
     body_timeout: PositiveFloat = Field(

@@ -23,7 +23,7 @@ import pybase64
 from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -130,8 +130,8 @@ class InvalidBody(RequestValidationError):
         self.omitted = omitted
 
 
-def validated(body: bytes, model: type[BaseModel], settings: Settings) -> BaseModel:
-    """The body as `model`: parsed, its arrays converted and bounded (service.arrays)."""
+def validated(body: bytes, model: TypeAdapter[Any], settings: Settings) -> Any:
+    """The body as `model` has it: parsed, its arrays converted and bounded (service.arrays)."""
     containers = body.count(b"[") + body.count(b"{")
     if containers > settings.max_json_containers:
         raise BodyTooComplex(settings.max_json_containers, containers)
@@ -143,7 +143,7 @@ def validated(body: bytes, model: type[BaseModel], settings: Settings) -> BaseMo
         raise RequestValidationError([error], body=exc.doc) from None
     bounds = Bounds.of(settings)
     try:
-        return model.model_validate(tree, context=bounds)
+        return model.validate_python(tree, context=bounds)
     except ValidationError as exc:
         errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
         raise InvalidBody(errors, tree, bounds.omitted) from None
@@ -152,7 +152,7 @@ def validated(body: bytes, model: type[BaseModel], settings: Settings) -> BaseMo
 class JSONRequest(Request):
     """A request whose JSON body is read by `read`; `json()` then gives the validated model."""
 
-    async def read(self, model: type[BaseModel]) -> None:
+    async def read(self, model: TypeAdapter[Any]) -> None:
         """Refuse a body that is not plain JSON before reading it; then parse and validate it,
         off the event loop and in a heavy turn (`HeavyTurns`) when it is large. An empty body
         is left to FastAPI (a 422)."""
@@ -175,8 +175,7 @@ class JSONRequest(Request):
         self._json = await run_in_threadpool(validated, body, model, settings)
 
     async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            self._json = parse_json(await self.body())
+        """What `read` validated: FastAPI asks for it only when the body is not empty."""
         return self._json
 
 
@@ -223,7 +222,8 @@ class JSONRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        model = self.body_field.field_info.annotation if self.body_field else None
+        body = self.body_field
+        model = TypeAdapter(body.field_info.annotation) if body else None
 
         async def route_handler(request: Request) -> Response:
             json_request = JSONRequest(request.scope, request.receive)

@@ -11,6 +11,7 @@ float64 takes at most 25 bytes with its comma ("-2.2250738585072014e-308,"), a f
 16; base64 takes 4 characters per 3 bytes. Keys, names and deviations add a little per array.
 """
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 from typing import Any
@@ -98,30 +99,38 @@ class GradientsAnswer:
         named = NAMED_BYTES * s.names * copies
         return math.ceil(values * number) + ARRAY_BYTES * arrays + named + FIXED_BYTES
 
-    def smaller(self) -> list[tuple[str, "GradientsAnswer"]]:
-        """Each option that makes the answer smaller, as a request writes it; then all of them."""
-        changes: list[tuple[str, dict[str, Any]]] = []
+    def changes(self) -> list[tuple[str, dict[str, Any]]]:
+        """What a request can change to make its answer smaller, as it would write it."""
+        found: list[tuple[str, dict[str, Any]]] = []
         if self.encoding == "json":
-            changes.append(('"encoding": "base64"', {"encoding": "base64"}))
+            found.append(('"encoding": "base64"', {"encoding": "base64"}))
         if self.trace:
-            changes.append(('no "trace"', {"trace": False}))
+            found.append(('no "trace"', {"trace": False}))
         if self.learning_rate:
-            changes.append(('no "learning_rate"', {"learning_rate": False}))
+            found.append(('no "learning_rate"', {"learning_rate": False}))
         if len(self.engines) > 1:
-            changes.append(('"engines": ["autograd"]', {"engines": self.engines[:1]}))
-        options = [(text, replace(self, **change)) for text, change in changes]
-        if len(changes) > 1:
-            together = {key: value for _, change in changes for key, value in change.items()}
-            options.append((", ".join(text for text, _ in changes), replace(self, **together)))
-        return options
+            found.append(('"engines": ["autograd"]', {"engines": self.engines[:1]}))
+        return found
 
 
 def check_gradients_answer(request: GradientsRequest, settings: Settings) -> None:
+    """Refuse an answer over `limit`, naming each smallest set of changes that would fit."""
     answer = GradientsAnswer.of(request, settings)
     limit = settings.max_response_bytes
-    if answer.size > limit:
-        options = [(text, smaller.size) for text, smaller in answer.smaller()]
-        refuse(("body",), answer.size, limit, options, "a smaller network or batch")
+    if answer.size <= limit:
+        return
+    changes = answer.changes()
+    fitting: list[tuple[tuple[int, ...], int]] = []  # indices into `changes`, and the size
+    for count in range(1, len(changes) + 1):
+        for chosen in itertools.combinations(range(len(changes)), count):
+            if any(set(smaller) <= set(chosen) for smaller, _ in fitting):
+                continue  # a part of it fits already
+            together = {key: value for i in chosen for key, value in changes[i][1].items()}
+            size = replace(answer, **together).size
+            if size <= limit:
+                fitting.append((chosen, size))
+    options = [(", ".join(changes[i][0] for i in chosen), size) for chosen, size in fitting]
+    refuse(("body",), answer.size, limit, options, "a smaller network or batch")
 
 
 def check_check_answer(request: CheckRequest, settings: Settings) -> None:
@@ -164,7 +173,7 @@ def refuse(
 ) -> None:
     """A 422 naming the limit and the options that would fit (with their sizes when known)."""
     fitting = [(text, n) for text, n in options if n is None or n <= limit]
-    ways = "; ".join(text if n is None else f"{text} ({megabytes(n)})" for text, n in fitting)
+    ways = " or ".join(text if n is None else f"{text} ({megabytes(n)})" for text, n in fitting)
     msg = (
         f"the answer would be about {megabytes(size)}, above the limit of {megabytes(limit)} "
         f"(GRADIENT_SERVICE_MAX_RESPONSE_BYTES); ask for less: {ways or otherwise}"

@@ -114,9 +114,12 @@ def under_attack(
 
 
 def posting(server: LiveServer, path: str, body: Any, **headers: str) -> Callable[[], int]:
+    """An attack that sends `body` to `path` (a GET when there is none)."""
     content = body if isinstance(body, bytes) else orjson.dumps(body)
 
     def attack() -> int:
+        if body is None:
+            return httpx.get(server.url + path, timeout=60).status_code
         response = httpx.post(server.url + path, content=content, headers=JSON | headers,
                               timeout=60)  # fmt: skip
         return response.status_code
@@ -173,6 +176,9 @@ SMALL_AND_COSTLY = [
      {"network": {"layers": [{"type": "relu"}]}, "data": {"x": [[0.5]], "y": [[0.1]]}}, 422, 1, 20),
     ("8 training identity, tanh", "/train",
      {"network": {"layers": [{"type": "identity"}, {"type": "tanh"}]}}, 422, 1, 20),
+    ("8 a data set of 2⁶⁴ points", f"/datasets/seed?n={2**64}", None, 422, 1, 20),
+    ("8 a data set of 10³⁰ points, seed 2⁶⁴", f"/datasets/seed?n={10**30}&seed={2**64}", None,
+     422, 1, 20),
     # 10. 16 MB validated and graded on the event loop: 3.7 s frozen
     ("10 a 14 MiB candidate", "/gradients/check",
      {"candidate": {"gradients": {"0.weight": np.full((900, 784), 0.123456789).tolist()}}},
