@@ -118,3 +118,16 @@ def test_layers_import_only_downward(layer: str, path: Path) -> None:
 def test_every_module_sits_in_a_layer() -> None:
     loose = sorted(p.name for p in SERVICE.glob("*.py") if p.name not in ("__init__.py", "cli.py"))
     assert loose == [], "each module belongs in api/, domain/, engines/, schemas/, core/ or client/"
+
+
+def test_every_layer_kind_has_a_trace_model() -> None:
+    """A kind added to the engines has a place in the trace the response documents."""
+    from service.engines.layers import KINDS
+    from service.schemas.models import TraceLayer
+
+    kinds = {
+        kind
+        for model in TraceLayer.__origin__.__args__
+        for kind in model.model_fields["type"].annotation.__args__
+    }
+    assert kinds == set(KINDS)

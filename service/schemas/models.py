@@ -367,8 +367,12 @@ class EngineDeviation(BaseModel):
 
 
 ActivationName = Literal[
-    "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "silu"
+    "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "silu", "mish"
 ]
+OtherKind = Literal[
+    "conv2d", "max_pool2d", "avg_pool2d", "flatten", "batch_norm1d", "batch_norm2d",
+    "layer_norm", "dropout", "softmax", "log_softmax", "residual",
+]  # fmt: skip
 
 
 class TraceLinear(BaseModel):
@@ -393,7 +397,23 @@ class TraceActivation(BaseModel):
     grad_z: Tensor = Field(description="dL/dz")
 
 
-TraceLayer = Annotated[TraceLinear | TraceActivation, Field(discriminator="type")]
+class TraceOther(BaseModel):
+    """output = f(input), and backward: grad_input from grad_output, each kind's own way."""
+
+    index: int
+    type: OtherKind
+    input: Tensor
+    output: Tensor
+    grad_output: Tensor = Field(description="dL/d(output)")
+    grad_input: Tensor = Field(description="dL/d(input)")
+    values: dict[str, Tensor] | None = Field(
+        None,
+        description="What else the layer computed: batch and layer norm's `mean` and `var`, "
+        "dropout's `mask`, max-pool's `indices` (per sample where batch-first).",
+    )
+
+
+TraceLayer = Annotated[TraceLinear | TraceActivation | TraceOther, Field(discriminator="type")]
 
 
 class GradientsResponse(BaseModel):

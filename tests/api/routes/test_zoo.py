@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from service.schemas.models import GradientsResponse
 from tests.nets import torch_sequential
 
 # Each case: layers, x's shape for one sample, and the loss's targets ("values" or classes).
@@ -199,6 +200,7 @@ async def test_a_small_cnn_with_cross_entropy_one_image(client: httpx.AsyncClien
         np.testing.assert_allclose(
             answer["gradients"][name], p.grad.numpy(), rtol=1e-10, atol=1e-14
         )
+    GradientsResponse.model_validate(answer)  # the trace of every kind is documented
     trace = answer["trace"]
     assert [step["type"] for step in trace] == [layer["type"] for layer in SMALL_CNN]
     assert np.array(trace[0]["output"]).shape == (2, 4, 4)
