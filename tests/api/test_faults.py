@@ -150,7 +150,7 @@ async def test_a_killed_worker_is_replaced_and_only_its_requests_fail(
     started = sum(STARTED in line for line in server.log)
     stop, sent = asyncio.Event(), []
     traffic = asyncio.create_task(load(server.url, 6, stop, sent))
-    await asyncio.sleep(1.5)
+    await wait_for(lambda: sum(s.ok for s in sent) >= 12, timeout=30)  # both workers serving
 
     killed_at = time.monotonic()
     os.kill(victim, signal.SIGKILL)
@@ -159,7 +159,6 @@ async def test_a_killed_worker_is_replaced_and_only_its_requests_fail(
     await wait_for(lambda: sum(STARTED in line for line in server.log) > started, timeout=60)
     up_at = time.monotonic()
     written = bytes_written(replacement)
-    await asyncio.sleep(1.0)
     # It serves: it writes responses (each ~100 kB) under the same steady traffic.
     await wait_for(lambda: bytes_written(replacement) - written > 10**6, timeout=30)
     stop.set()
