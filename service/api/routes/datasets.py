@@ -6,8 +6,9 @@ from service.api.http import JSONResponse, JSONRoute
 from service.api.routes.deps import SettingsDep
 from service.core.exceptions import ErrorItem, InvalidRequest, LimitExceeded
 from service.domain.datasets import seed_dataset
+from service.schemas.constraints import MAX_INTEGER
 from service.schemas.models import COORDINATE_BOUND as BOUND
-from service.schemas.models import MAX_INTEGER, ErrorResponse, SeedDataset
+from service.schemas.models import ErrorResponse, SeedDataset
 
 router = APIRouter(prefix="/datasets", tags=["training"], route_class=JSONRoute)
 

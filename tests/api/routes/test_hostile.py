@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from service.api import http
 from service.core.config import Settings
 from service.domain import problem
+from service.schemas.constraints import MAX_INTEGER
 from service.schemas.models import (
-    MAX_INTEGER,
     CheckRequest,
     CheckResponse,
     ErrorResponse,
