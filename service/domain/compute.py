@@ -4,14 +4,18 @@ Nothing non-finite leaves here: an engine whose prediction, loss or gradient ove
 reported as `NonFiniteResult`, naming the engine and the quantity.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from service.core.exceptions import NonFiniteResult
+from service.core.config import Settings
+from service.core.exceptions import LimitExceeded, NonFiniteResult
 from service.domain.compare import Deviation, Tolerance, combine, deviations
 from service.engines import Engine, EngineResult, Problem, autograd, manual, numeric
+from service.schemas.models import NumericOptions
+from service.schemas.models import Tolerance as RequestTolerance
 
 REFERENCE = "autograd"
 ENGINES: dict[str, Engine] = {
@@ -23,6 +27,83 @@ ENGINES: dict[str, Engine] = {
 # How close an engine must come to the reference; it may depend on the reference's result
 # (central differences' rounding grows with the loss).
 ToleranceRule = Callable[[EngineResult], Tolerance]
+
+
+# --- the plan: which engines, with which tolerances, at what cost ------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    engines: dict[str, Engine]  # by name, the reference first
+    tolerance: Tolerance  # the request's, for the analytic engines
+    tolerances: dict[str, ToleranceRule]  # for every engine but the reference
+    cost: int  # multiply-adds, roughly, of all the chosen engines
+
+
+def plan(
+    problem: Problem,
+    engines: Sequence[str],
+    asked: RequestTolerance,
+    numeric_options: NumericOptions | None,
+    forward_cost: int,
+    settings: Settings,
+) -> Plan:
+    """`engines` to run on `problem` (autograd, the reference, always among them, first), each
+    but the reference with its tolerance; the numeric engine's cost is bounded here.
+    `forward_cost`: one analytic engine's multiply-adds on the problem."""
+    dtype = problem.dtype.name
+    tolerance = resolve(asked, default_tolerance(dtype, settings))
+    names = list(dict.fromkeys([REFERENCE, *engines]))  # once each, the reference first
+    chosen = {name: ENGINES[name] for name in names}
+    tolerances: dict[str, ToleranceRule] = {name: fixed(tolerance) for name in names[1:]}
+    cost = forward_cost * len(names)
+    if "numeric" in chosen:
+        options = numeric_options or NumericOptions()
+        numeric_cost = numeric.cost(problem)
+        if numeric_cost > settings.max_numeric_cost:
+            raise LimitExceeded(
+                ("body", "engines"),
+                "max_numeric_cost",
+                settings.max_numeric_cost,
+                numeric_cost,
+                "the numeric engine's cost in multiply-adds (parameters × batch × the network "
+                "downstream of each)",
+            )
+        chosen["numeric"] = partial(numeric.run, step=options.step)
+        tolerances["numeric"] = numeric_rule(options.tolerance, dtype, settings)
+        cost += numeric_cost
+    return Plan(chosen, tolerance, tolerances, cost)
+
+
+def default_tolerance(dtype: str, settings: Settings) -> Tolerance:
+    if dtype == "float32":
+        return Tolerance(settings.float32_atol, settings.float32_rtol)
+    return Tolerance(settings.float64_atol, settings.float64_rtol)
+
+
+def resolve(asked: RequestTolerance, default: Tolerance) -> Tolerance:
+    return Tolerance(
+        atol=default.atol if asked.atol is None else asked.atol,
+        rtol=default.rtol if asked.rtol is None else asked.rtol,
+    )
+
+
+def fixed(tolerance: Tolerance) -> ToleranceRule:
+    return lambda reference: tolerance
+
+
+def numeric_rule(asked: RequestTolerance, dtype: str, settings: Settings) -> ToleranceRule:
+    """Central differences' tolerance: it grows with the loss; a float32 reference's own
+    rounding needs at least the float32 defaults."""
+
+    def rule(reference: EngineResult) -> Tolerance:
+        default = numeric.tolerance(float(reference.loss))
+        if dtype == "float32":
+            floor = default_tolerance("float32", settings)
+            default = Tolerance(max(default.atol, floor.atol), max(default.rtol, floor.rtol))
+        return resolve(asked, default)
+
+    return rule
 
 
 @dataclass(frozen=True)

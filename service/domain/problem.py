@@ -11,7 +11,7 @@ weight names, wrong shapes) are all reported at once.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -20,17 +20,15 @@ from service.core import seed
 from service.core.config import Settings
 from service.core.exceptions import ErrorItem, InvalidRequest, LimitExceeded, Loc
 from service.domain import network
-from service.domain.compare import Tolerance
-from service.domain.compute import ENGINES, REFERENCE, ToleranceRule
+from service.domain.compute import REFERENCE, Plan, plan
 from service.domain.network import Shapes, shape_text
-from service.engines import Engine, EngineResult, Problem, numeric
+from service.engines import Problem
 from service.engines.autograd import dropout_masks, initial_weights
 from service.engines.layers import Layer, Param, sequence
 from service.engines.losses import LOSSES, Loss
 from service.schemas.layers import LayerModel
 from service.schemas.losses import LossModel
 from service.schemas.models import Candidate, NumericOptions, ProblemRequest
-from service.schemas.models import Tolerance as RequestTolerance
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 CACHED_PARAMETERS = 100_000  # networks up to this size keep their seeded weights (≤ 32 × 400 kB)
@@ -40,10 +38,7 @@ PASSES = 3  # a forward and a backward pass cost about three forward passes
 @dataclass(frozen=True)
 class Prepared:
     problem: Problem
-    engines: dict[str, Engine]  # by name, the reference first
-    tolerance: Tolerance  # the request's, for the analytic engines
-    tolerances: dict[str, ToleranceRule]  # for every engine but the reference
-    cost: int  # multiply-adds, roughly, of all the chosen engines
+    plan: Plan  # the engines to run on it, their tolerances and cost
     single: bool  # x was one sample: the prediction has no batch axis
     shapes: Shapes  # one sample's shape through the network
 
@@ -130,59 +125,10 @@ def prepare(
         else {}
     )
 
-    tolerance = resolve(request.tolerance, default_tolerance(request.dtype, settings))
     problem = Problem(layers, weights, x, y, loss, learning_rate, draws)
-    names = list(dict.fromkeys([REFERENCE, *engines]))  # once each, the reference first
-    chosen = {name: ENGINES[name] for name in names}
-    tolerances: dict[str, ToleranceRule] = {name: fixed(tolerance) for name in names[1:]}
-    cost = PASSES * x.shape[0] * shapes.cost * len(names)
-    if "numeric" in chosen:
-        options = numeric_options or NumericOptions()
-        numeric_cost = numeric.cost(problem)
-        if numeric_cost > settings.max_numeric_cost:
-            raise LimitExceeded(
-                ("body", "engines"),
-                "max_numeric_cost",
-                settings.max_numeric_cost,
-                numeric_cost,
-                "the numeric engine's cost in multiply-adds (parameters × batch × the network "
-                "downstream of each)",
-            )
-        chosen["numeric"] = partial(numeric.run, step=options.step)
-        tolerances["numeric"] = numeric_rule(options.tolerance, request.dtype, settings)
-        cost += numeric_cost
-    return Prepared(problem, chosen, tolerance, tolerances, cost, single, shapes)
-
-
-def default_tolerance(dtype: str, settings: Settings) -> Tolerance:
-    if dtype == "float32":
-        return Tolerance(settings.float32_atol, settings.float32_rtol)
-    return Tolerance(settings.float64_atol, settings.float64_rtol)
-
-
-def resolve(asked: RequestTolerance, default: Tolerance) -> Tolerance:
-    return Tolerance(
-        atol=default.atol if asked.atol is None else asked.atol,
-        rtol=default.rtol if asked.rtol is None else asked.rtol,
-    )
-
-
-def fixed(tolerance: Tolerance) -> ToleranceRule:
-    return lambda reference: tolerance
-
-
-def numeric_rule(asked: RequestTolerance, dtype: str, settings: Settings) -> ToleranceRule:
-    """Central differences' tolerance: it grows with the loss; a float32 reference's own
-    rounding needs at least the float32 defaults."""
-
-    def rule(reference: EngineResult) -> Tolerance:
-        default = numeric.tolerance(float(reference.loss))
-        if dtype == "float32":
-            floor = default_tolerance("float32", settings)
-            default = Tolerance(max(default.atol, floor.atol), max(default.rtol, floor.rtol))
-        return resolve(asked, default)
-
-    return rule
+    forward_cost = PASSES * x.shape[0] * shapes.cost
+    chosen = plan(problem, engines, request.tolerance, numeric_options, forward_cost, settings)
+    return Prepared(problem, chosen, single, shapes)
 
 
 def check_network(models: Sequence[LayerModel], settings: Settings) -> list[Param]:

@@ -208,7 +208,7 @@ def prepare_training(request: TrainRequest, settings: Settings) -> Training:
     check_batches(problem, request.batch_size)
     return Training(
         problem,
-        prepared.tolerance,
+        prepared.plan.tolerance,
         request.batch_size,
         request.epochs,
         request.shuffle_seed,

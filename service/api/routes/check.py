@@ -24,7 +24,7 @@ async def check(body: CheckRequest, request: Request, settings: SettingsDep) -> 
     check_network(body.network.layers, settings)
     check_check_answer(body, settings)  # before a weight is drawn
     prepared = prepare(body, settings)
-    return await offload(request, prepared.cost, settings.inline_cost, respond, body, prepared)
+    return await offload(request, prepared.plan.cost, settings.inline_cost, respond, body, prepared)
 
 
 def respond(body: CheckRequest, prepared: Prepared) -> JSONResponse:
@@ -32,7 +32,7 @@ def respond(body: CheckRequest, prepared: Prepared) -> JSONResponse:
     graded = grade(
         candidate_values(body.candidate),
         expected,
-        prepared.tolerance,
+        prepared.plan.tolerance,
         body.max_mismatches,
         batch=prepared.problem.x.shape[0],
     )
@@ -42,7 +42,7 @@ def respond(body: CheckRequest, prepared: Prepared) -> JSONResponse:
             "expected": expected,
             "report": grade_json(graded),
             "dtype": prepared.problem.dtype.name,
-            "tolerance": tolerance_json(prepared.tolerance),
+            "tolerance": tolerance_json(prepared.plan.tolerance),
         }
     )
 

@@ -52,7 +52,7 @@ async def offload(
 
 
 def report_of(prepared: Prepared) -> Report:
-    report = compute(prepared.problem, prepared.engines, prepared.tolerances)
+    report = compute(prepared.problem, prepared.plan.engines, prepared.plan.tolerances)
     observe_report(report)
     return report
 
@@ -70,7 +70,7 @@ async def gradients(
     check_gradients_answer(body, settings)  # before a weight is drawn
     engines = [*body.engines, *(["manual"] if body.trace else [])]  # the trace is manual's
     prepared = prepare(body, settings, engines, body.learning_rate, body.numeric)
-    return await offload(request, prepared.cost, settings.inline_cost, respond, body, prepared)
+    return await offload(request, prepared.plan.cost, settings.inline_cost, respond, body, prepared)
 
 
 def respond(body: GradientsRequest, prepared: Prepared) -> JSONResponse:
@@ -166,5 +166,5 @@ def report_json(report: Report, prepared: Prepared, trace: bool) -> dict[str, An
         "deviations": {name: engine_deviation_json(d) for name, d in report.deviations.items()},
         "agree": report.agree,
         "dtype": prepared.problem.dtype.name,
-        "tolerance": tolerance_json(prepared.tolerance),
+        "tolerance": tolerance_json(prepared.plan.tolerance),
     }
