@@ -29,7 +29,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -41,7 +40,13 @@ from service.domain.datasets import seed_dataset
 from service.domain.problem import prepare
 from service.engines import Engine, EngineResult, Problem, autograd, manual
 from service.engines.layers import sequence
-from service.schemas.models import GeneratedData, GivenData, ProblemRequest, TrainRequest
+from service.schemas.models import (
+    GeneratedData,
+    GivenData,
+    NetworkRequest,
+    ProblemRequest,
+    TrainRequest,
+)
 
 STEP_COST = 55_000  # every step, whatever its size
 LAYER_STEP_COST = 8_000  # every layer, every step
@@ -172,27 +177,20 @@ def prepare_training(request: TrainRequest, settings: Settings) -> Training:
     """The data set goes through `prepare()` as one x and y, with every check that implies
     (shapes, dtype, the batch and activation limits); its errors are then placed under `data`.
     The run's cost is not checked here: `Cost.of(request).check(…)` comes first."""
-    fields: dict[str, Any] = {  # the arrays as they are: no copy, no validation again
-        "network": request.network,
-        "weights": request.weights,
-        "loss": request.loss,
-        "dtype": request.dtype,
-        "tolerance": request.tolerance,
-        "dropout_seed": request.dropout_seed,
-    }
-    if "init_seed" in request.model_fields_set:
-        fields["init_seed"] = request.init_seed  # weights and init_seed together are refused
+    # The request's network parts as they are, validated once: no copy, no validation again.
+    parts = {name: value for name, value in request if name in NetworkRequest.model_fields}
+    given = request.model_fields_set & set(NetworkRequest.model_fields)  # init_seed too
     data = request.data
     if isinstance(data, GeneratedData):
         if data.n > settings.max_batch:  # before the points are drawn
             loc = ("body", "data", "n")
             raise LimitExceeded(loc, "max_batch", settings.max_batch, data.n, "the data set's n")
-        x, y = seed_dataset(data.n, data.seed, data.low, data.high)
-        fields |= {"x": x, "y": y}  # exactly what GET /datasets/seed gives
+        x, labels = seed_dataset(data.n, data.seed, data.low, data.high)  # GET /datasets/seed
+        y: np.ndarray | float | None = labels
     else:
-        fields |= {"x": data.x, "y": data.y}
+        x, y = data.x, data.y
+    problem_request = ProblemRequest.model_construct(given | {"x", "y"}, **parts, x=x, y=y)
     try:
-        problem_request = ProblemRequest.model_validate(fields)
         prepared = prepare(problem_request, settings, learning_rate=request.learning_rate)
     except InvalidRequest as exc:
         raise InvalidRequest([under_data(item, data) for item in exc.errors]) from None

@@ -239,8 +239,9 @@ class NumericOptions(Strict):
     )
 
 
-class ProblemRequest(Strict):
-    """What every endpoint that computes needs: the network, its weights, x, y, loss, dtype."""
+class NetworkRequest(Strict):
+    """What every endpoint that computes or trains needs: the network, its weights (or the seed
+    they are drawn from), dropout's seed, the loss, the dtype and the tolerance."""
 
     network: Network = Network()
     weights: dict[str, TensorOrNumberIn] | None = Field(
@@ -257,9 +258,30 @@ class ProblemRequest(Strict):
     )
     dropout_seed: Natural = Field(
         0,
-        description="Dropout's masks are the ones torch draws in train mode when "
-        "`torch.manual_seed(dropout_seed)` precedes the forward pass (`trace` shows them).",
+        description="Dropout's masks are the ones torch draws in train mode after "
+        "`torch.manual_seed(dropout_seed)`: for one forward pass (`trace` shows them), or, in "
+        "training, step after step from that one seed; every engine uses the same masks.",
     )
+    loss: LossModel = Field(
+        seed.LOSS,
+        description='A name, or an object with options (`{"type": "huber", '
+        '"delta": 0.5}`): `sse` = Σ(prediction − y)²; `mse` = its mean; `cross_entropy` '
+        "(logits, class indices); `bce_with_logits` (logits, y in [0, 1]); `nll` (log-"
+        "probabilities, class indices); `l1`; `smooth_l1` (beta); `huber` (delta); "
+        "`multi_margin` (margin, p; class indices) — torch.nn's, each a mean over the batch "
+        "but sse.",
+    )
+    dtype: DType = "float64"
+    tolerance: Tolerance = Field(
+        default_factory=Tolerance,
+        description="How close the other engines must come to autograd (in training: the "
+        "manual engine's weights, after every step).",
+    )
+
+
+class ProblemRequest(NetworkRequest):
+    """One problem: the network's request parts, and x and y."""
+
     x: TensorIn | None = Field(
         None,
         description="One sample of the network's input shape (`[x1, x2, …]` for a linear "
@@ -273,17 +295,6 @@ class ProblemRequest(Strict):
         "sample, [c1, c2, …] for a batch. Default (sse and mse): 0.7093 with the seed's x, "
         "else ½ Σ x² per sample (one output only).",
     )
-    loss: LossModel = Field(
-        seed.LOSS,
-        description='A name, or an object with options (`{"type": "huber", '
-        '"delta": 0.5}`): `sse` = Σ(prediction − y)²; `mse` = its mean; `cross_entropy` '
-        "(logits, class indices); `bce_with_logits` (logits, y in [0, 1]); `nll` (log-"
-        "probabilities, class indices); `l1`; `smooth_l1` (beta); `huber` (delta); "
-        "`multi_margin` (margin, p; class indices) — torch.nn's, each a mean over the batch "
-        "but sse.",
-    )
-    dtype: DType = "float64"
-    tolerance: Tolerance = Field(default_factory=Tolerance)
 
 
 class GradientsRequest(ProblemRequest):
@@ -598,31 +609,13 @@ TrainingData = Annotated[
 ]
 
 
-class TrainRequest(Strict):
+class TrainRequest(NetworkRequest):
     """SGD with both engines, each on its own weights. `{}` trains the assignment as written."""
 
-    network: Network = Network()
-    weights: dict[str, TensorIn] | None = Field(
-        None,
-        description="The starting weights, keyed like `nn.Sequential(...).state_dict()`. "
-        "Default: initialised from `init_seed`.",
-    )
-    init_seed: Seed = Field(
-        seed.INIT_SEED,
-        description="Without `weights`: start from the weights `torch.manual_seed(init_seed)` "
-        "then building the network gives.",
-    )
     data: TrainingData = Field(
         default_factory=lambda: GeneratedData(generator="seed"),
         description='`{"x": …, "y": …}`, or `{"generator": "seed", "n", "seed", "low", "high"}`. '
         "Default: the seed's 100 points (generator seed 0 in [0, 1)²).",
-    )
-    loss: LossModel = Field(seed.LOSS, description="As in POST /gradients, per batch.")
-    dtype: DType = "float64"
-    tolerance: Tolerance = Field(
-        default_factory=Tolerance,
-        description="How far the manual engine's weights may drift from autograd's, entry by "
-        "entry, before the run counts as having left tolerance.",
     )
     learning_rate: PositiveFinite = Field(
         0.05, description="SGD's: w ← w − learning_rate·g after every batch."
@@ -633,20 +626,14 @@ class TrainRequest(Strict):
     epochs: Count = Field(
         1,
         description="Passes over the data. Default 1: the assignment's one pass, 100 steps of "
-        "batch 1. epochs × samples × parameters is at most GRADIENT_SERVICE_MAX_TRAINING_COST.",
+        "batch 1. The run's work (samples and steps, training.py) is at most "
+        "GRADIENT_SERVICE_MAX_TRAINING_COST.",
     )
     shuffle_seed: Seed | None = Field(
         None,
         description="Without it every epoch takes the samples in order. With it, epoch k takes "
         "them in the order of the k-th `permutation(n)` drawn from "
         "`np.random.default_rng(shuffle_seed)`.",
-    )
-    dropout_seed: Seed = Field(
-        0,
-        description="Dropout's masks: every step's forward pass draws them in train mode, one "
-        "step after another, from torch's generator seeded once with `dropout_seed` (as a "
-        "torch loop after `torch.manual_seed(dropout_seed)` would); both engines use the "
-        "same masks.",
     )
 
 

@@ -445,3 +445,24 @@ async def test_a_convolutions_training_cost_counts_its_multiply_adds(
     (item,) = response.json()["detail"]
     assert item["ctx"]["limit"] == "max_training_cost"
     assert item["ctx"]["asked"] > 4e10 > 3e10 == item["ctx"]["value"]
+
+
+async def test_training_starts_from_a_real_state_dict_with_buffers(
+    client: httpx.AsyncClient,
+) -> None:
+    layers = [{"type": "linear", "in_features": 3, "out_features": 2},
+              {"type": "batch_norm1d", "num_features": 2}]  # fmt: skip
+    torch.manual_seed(0)
+    weights = {k: v.tolist() for k, v in torch_sequential(layers).double().state_dict().items()}
+    assert isinstance(weights["1.num_batches_tracked"], int)  # a bare integer, as .tolist() gives
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    body = {"network": {"layers": layers}, "weights": weights, "batch_size": 2,
+            "data": {"x": x.tolist(), "y": np.zeros((4, 2)).tolist()}}  # fmt: skip
+    response = await client.post("/train", json=body)
+    assert response.status_code == 200, response.text
+    assert set(response.json()["final_weights"]["autograd"]) == {
+        "0.weight",
+        "0.bias",
+        "1.weight",
+        "1.bias",
+    }
