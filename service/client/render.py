@@ -5,12 +5,12 @@ from typing import Any
 
 from service.schemas.models import (
     CheckResponse,
-    Deviation,
     EngineDeviation,
     Finding,
     GradientsResponse,
     ResolvedTolerance,
 )
+from service.schemas.values import Deviation
 
 MAX_SHOWN = 8  # a tensor with more entries is summarised by its shape and first entries
 
@@ -110,7 +110,13 @@ def worst(name: str, f: Finding) -> list[str]:
     if f.mismatches:
         header = ["index", "expected", "got", "abs_error", "rel_error"]
         rows = [
-            [str(m.index), repr(m.expected), repr(m.got), number(m.abs_error), number(m.rel_error)]
+            [
+                str(list(m.index)),
+                repr(m.expected),
+                repr(m.got),
+                number(m.abs_error),
+                number(m.rel_error),
+            ]
             for m in f.mismatches
         ]
         lines += table([header, *rows], indent="    ")

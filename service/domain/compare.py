@@ -3,20 +3,12 @@
 Differences are taken in float64 whatever the dtype, so the comparison adds no rounding of its own.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from service.engines import Tolerance
+from service.schemas.values import Deviation
 
 __all__ = ["Deviation", "Tolerance", "combine", "deviation", "deviations", "distance"]
-
-
-@dataclass(frozen=True)
-class Deviation:
-    max_abs: float  # max |a − b|
-    max_rel: float  # max |a − b| / max(|a|, |b|), 0 where both are 0
-    agree: bool  # every entry within atol + rtol·|reference|
 
 
 def distance(got: np.ndarray, expected: np.ndarray) -> np.ndarray:

@@ -15,17 +15,9 @@ import numpy as np
 
 from service.domain.compare import Tolerance, distance
 from service.schemas.arrays import Ragged
+from service.schemas.values import Mismatch
 
 Status = Literal["ok", "mismatch", "wrong_shape", "missing"]
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    index: tuple[int, ...]  # row-major position, e.g. (3, 1) is row 3, column 1
-    expected: float
-    got: float
-    abs_error: float
-    rel_error: float
 
 
 @dataclass(frozen=True)

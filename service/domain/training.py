@@ -47,6 +47,7 @@ from service.schemas.models import (
     ProblemRequest,
     TrainRequest,
 )
+from service.schemas.values import LeftTolerance
 
 STEP_COST = 55_000  # every step, whatever its size
 LAYER_STEP_COST = 8_000  # every layer, every step
@@ -149,13 +150,6 @@ class Epoch:
     weight_deviation: Deviation  # manual's weights against autograd's, after the epoch
     elapsed_ms: float
     engine_ms: dict[str, float]
-
-
-@dataclass(frozen=True)
-class LeftTolerance:
-    step: int
-    epoch: int
-    max_abs: float  # the largest |w_autograd − w_manual| after that step
 
 
 class Diverged(InvalidRequest):

@@ -53,6 +53,7 @@ from service.schemas.constraints import (
 )
 from service.schemas.layers import LayerModel
 from service.schemas.losses import LossModel
+from service.schemas.values import Deviation, LeftTolerance, Mismatch
 
 Matrix = list[list[Finite]]
 
@@ -339,14 +340,6 @@ class EngineOutput(BaseModel):
     elapsed_ms: Finite
 
 
-class Deviation(BaseModel):
-    """How far one quantity of an engine is from the reference (autograd)."""
-
-    max_abs: Finite = Field(description="max |a − b|")
-    max_rel: Finite = Field(description="max |a − b| / max(|a|, |b|), 0 where both are 0")
-    agree: bool = Field(description="every entry within atol + rtol·|reference|")
-
-
 class ResolvedTolerance(BaseModel):
     atol: Finite
     rtol: Finite
@@ -466,14 +459,6 @@ class CheckRequest(ProblemRequest):
     max_mismatches: Annotated[int, Field(ge=0, le=1000), Integral] = Field(
         10, description="At most this many mismatching entries are listed per quantity."
     )
-
-
-class Mismatch(BaseModel):
-    index: list[int] = Field(description="Row-major position: [3, 1] is row 3, column 1.")
-    expected: Finite
-    got: Finite
-    abs_error: Finite
-    rel_error: Finite
 
 
 class Finding(BaseModel):
@@ -652,12 +637,6 @@ class EpochReport(BaseModel):
     )
     elapsed_ms: Finite = Field(description="The epoch's wall time.")
     engine_ms: dict[EngineName, Finite] = Field(description="Each engine's share of it.")
-
-
-class LeftTolerance(BaseModel):
-    step: int = Field(description="The first step after which some weight was out of tolerance.")
-    epoch: int
-    max_abs: Finite = Field(description="The largest |w_autograd − w_manual| after that step.")
 
 
 class TrainResponse(BaseModel):

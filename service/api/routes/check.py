@@ -58,7 +58,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
         "max_rel": f.max_rel,
         "agree": f.agree,
         "mismatch_count": f.mismatch_count,
-        "mismatches": [m.__dict__ for m in f.mismatches],
+        "mismatches": f.mismatches,
         "hint": f.hint,
     }
 

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from service.api.http import JSONResponse, JSONRoute, base64_arrays, heavy_turns
 from service.api.observability import observe_report
 from service.api.routes.deps import SettingsDep
-from service.domain.compare import Deviation, Tolerance
+from service.domain.compare import Tolerance
 from service.domain.compute import REFERENCE, EngineDeviation, Report, compute
 from service.domain.problem import Prepared, check_network, prepare
 from service.domain.sizes import check_gradients_answer
@@ -90,19 +90,15 @@ def tolerance_json(t: Tolerance) -> dict[str, float]:
     return {"atol": t.atol, "rtol": t.rtol}
 
 
-def deviation_json(d: Deviation) -> dict[str, Any]:
-    return {"max_abs": d.max_abs, "max_rel": d.max_rel, "agree": d.agree}
-
-
 def engine_deviation_json(d: EngineDeviation) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "loss": deviation_json(d.loss),
-        "prediction": deviation_json(d.prediction),
-        "gradients": {k: deviation_json(v) for k, v in d.gradients.items()},
-        "input_gradient": deviation_json(d.input_gradient),
+        "loss": d.loss,
+        "prediction": d.prediction,
+        "gradients": d.gradients,
+        "input_gradient": d.input_gradient,
     }
     if d.updated_weights is not None:
-        out["updated_weights"] = {k: deviation_json(v) for k, v in d.updated_weights.items()}
+        out["updated_weights"] = d.updated_weights
     out |= {
         "max_abs": d.overall.max_abs,
         "max_rel": d.overall.max_rel,

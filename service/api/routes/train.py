@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -22,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from service.api.http import JSONResponse, JSONRoute, heavy_turns
 from service.api.protocol import shutting_down
 from service.api.routes.deps import SettingsDep
-from service.api.routes.gradients import ERRORS, deviation_json, tolerance_json
+from service.api.routes.gradients import ERRORS, tolerance_json
 from service.core.exceptions import ErrorItem, ServiceError
 from service.domain.problem import check_network
 from service.domain.sizes import check_training_answer
@@ -164,7 +163,7 @@ def epoch_json(epoch: Epoch) -> dict[str, Any]:
         "epoch": epoch.epoch,
         "step": epoch.step,
         "loss": epoch.loss,
-        "weight_deviation": deviation_json(epoch.weight_deviation),
+        "weight_deviation": epoch.weight_deviation,
         "elapsed_ms": epoch.elapsed_ms,
         "engine_ms": epoch.engine_ms,
     }
@@ -181,11 +180,9 @@ def summary_json(trainer: Trainer) -> dict[str, Any]:
         "samples": t.samples,
         "loss_curves": trainer.loss_curves,
         "final_weights": trainer.weights,
-        "weight_deviation": deviation_json(trainer.last.weight_deviation),
+        "weight_deviation": trainer.last.weight_deviation,
         "within_tolerance": trainer.left_tolerance is None,
-        "left_tolerance": None
-        if trainer.left_tolerance is None
-        else asdict(trainer.left_tolerance),
+        "left_tolerance": trainer.left_tolerance,
         "tolerance": tolerance_json(t.tolerance),
         "dtype": t.problem.dtype.name,
         "elapsed_ms": trainer.elapsed_ms,
