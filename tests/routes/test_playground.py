@@ -58,11 +58,22 @@ async def test_the_page_and_its_assets_are_served_by_the_app(client: httpx.Async
             assert asset.headers["content-type"].startswith(CONTENT_TYPES[suffix]), url
 
 
-async def test_the_script_asks_only_for_relative_urls() -> None:
-    script = (PLAYGROUND_DIR / "playground.js").read_text()
-    assert "://" not in script.replace('"http://www.w3.org/2000/svg"', "")
+async def test_the_scripts_ask_only_for_relative_urls() -> None:
+    modules = sorted(PLAYGROUND_DIR.glob("*.js"))
+    assert PLAYGROUND_DIR / "playground.js" in modules
+    scripts = "".join(module.read_text() for module in modules)
+    assert "://" not in scripts.replace('"http://www.w3.org/2000/svg"', "")
     for path in ('"examples/seed"', '"gradients"', '"gradients/check"', '"train"'):
-        assert path in script
+        assert path in scripts
+
+
+async def test_the_modules_import_only_their_neighbours() -> None:
+    for module in PLAYGROUND_DIR.glob("*.js"):
+        for line in module.read_text().splitlines():
+            if line.startswith("import "):
+                target = line.rsplit(" from ", 1)[1].strip('";')
+                assert target.startswith("./"), (module.name, line)
+                assert (PLAYGROUND_DIR / target).is_file(), (module.name, line)
 
 
 async def test_no_inline_code_and_a_strict_content_security_policy(
@@ -84,7 +95,9 @@ async def test_every_control_in_the_page_has_a_label(client: httpx.AsyncClient) 
     assert set(page.controls) <= page.labelled, set(page.controls) - page.labelled
 
 
-@pytest.mark.parametrize("path", ["/playground/index.html", "/playground/playground.js"])
+@pytest.mark.parametrize(
+    "path", ["/playground/index.html", "/playground/playground.js", "/playground/dom.js"]
+)
 async def test_the_files_are_under_playground(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 200
 
