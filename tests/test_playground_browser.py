@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.conftest import live_server
 from tests.test_docs_browser import (  # noqa: F401 - chromium is a fixture used by name
     ARTIFACTS,
     HEADLESS_FLAGS,
@@ -32,19 +33,37 @@ def browser(chromium: str) -> Iterator[Browser]:  # noqa: F811 - the imported fi
         browser.close()
 
 
-def open_playground(browser: Browser, live_url: str, width: int = 1280, height: int = 1000) -> Page:
-    """The page at /, ready, with every request elsewhere aborted and remembered."""
+def open_playground(
+    browser: Browser,
+    live_url: str,
+    width: int = 1280,
+    height: int = 1000,
+    files_key: str | None = None,
+) -> Page:
+    """The page at /, ready, with every request elsewhere aborted and remembered, and the
+    headers of every API call it makes (`page.calls`).
+
+    `files_key`: the key the router adds to the requests for the page's own files (the
+    document, scripts, styles and images, never its API calls), for a server started with one.
+    """
     page = browser.new_page(viewport={"width": width, "height": height})
     page.set_default_timeout(TIMEOUT_MS)
     elsewhere: list[str] = []
     errors: list[str] = []
+    calls: list[tuple[str, dict[str, str]]] = []
 
     def route(route: Any) -> None:
-        if route.request.url.startswith(f"{live_url}/"):
-            route.continue_()
-        else:
-            elsewhere.append(route.request.url)
+        request = route.request
+        if not request.url.startswith(f"{live_url}/"):
+            elsewhere.append(request.url)
             route.abort()
+        elif request.resource_type == "fetch":
+            calls.append((request.url.removeprefix(live_url), request.headers))
+            route.continue_()
+        elif files_key is not None:
+            route.continue_(headers={**request.headers, "x-api-key": files_key})
+        else:
+            route.continue_()
 
     page.route("**/*", route)
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -53,7 +72,17 @@ def open_playground(browser: Browser, live_url: str, width: int = 1280, height: 
     page.wait_for_selector("body[data-ready=true]", state="attached")
     page.elsewhere = elsewhere  # type: ignore[attr-defined]
     page.errors = errors  # type: ignore[attr-defined]
+    page.calls = calls  # type: ignore[attr-defined]
     return page
+
+
+def expect_refusals(page: Page, status: str, count: int) -> None:
+    """The console's errors are exactly `count` refusals with `status` (Chromium logs each
+    answer that is not 2xx); they are cleared, so that finish() sees no other error."""
+    errors = page.errors  # type: ignore[attr-defined]
+    refusal = f"Failed to load resource: the server responded with a status of {status}"
+    assert errors == [refusal] * count
+    errors.clear()
 
 
 def finish(page: Page, name: str) -> None:
@@ -65,9 +94,10 @@ def finish(page: Page, name: str) -> None:
     page.close()
 
 
-def seed_problem(live_url: str) -> dict[str, Any]:
+def seed_problem(live_url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """What the page sends for the seed example: GET /examples/seed and the default dtype."""
-    return {**httpx.get(f"{live_url}/examples/seed", timeout=30).json(), "dtype": "float64"}
+    example = httpx.get(f"{live_url}/examples/seed", headers=headers, timeout=30).json()
+    return {**example, "dtype": "float64"}
 
 
 def data_value(page: Page, selector: str) -> Any:
@@ -232,3 +262,83 @@ def test_an_error_naming_a_layer_marks_it(browser: Browser, live_url: str) -> No
     ]  # the refusal itself, and nothing else
     console.clear()
     finish(page, "cnn-error")
+
+
+KEY = "playground-test-key"
+
+
+@pytest.fixture(scope="module")
+def keyed_url() -> Iterator[str]:
+    """A live server that wants the API key KEY."""
+    with live_server(workers=1, GRADIENT_SERVICE_API_KEY=KEY) as server:
+        yield server.url
+
+
+# The service closes the page's own files too under a key (security.py opens only the probes and
+# the docs), which no browser can pass; until / and /playground/ are opened like /docs (see
+# tests/routes/test_playground.py), these tests' router adds the key to those files' requests.
+# The page's API calls go through untouched: the key they carry is the one typed in the page.
+
+
+def test_with_the_key_typed_in_every_call_carries_it(browser: Browser, keyed_url: str) -> None:
+    page = open_playground(browser, keyed_url, files_key=KEY)
+    expect_refusals(page, "401 (Unauthorized)", 1)  # GET examples/seed, no key yet
+    assert "needs an API key" in page.inner_text("#api-key-message")
+    assert page.get_attribute("#api-key", "aria-invalid") == "true"
+
+    page.fill("#api-key", KEY)
+    assert page.inner_text("#api-key-message") == ""
+    page.press("#api-key", "Tab")  # the change event: the seed example loads now
+    page.wait_for_selector("body[data-example=loaded]", state="attached")
+    page.click("#compute")
+    page.wait_for_selector("#compute-output[data-state=done]")
+    page.click("#trace")
+    page.wait_for_selector("#trace-output[data-state=done]")
+
+    headers = {"X-API-Key": KEY}
+    api = httpx.post(
+        f"{keyed_url}/gradients", json=seed_problem(keyed_url, headers), headers=headers, timeout=30
+    ).json()
+    assert float(data_value(page, "#loss-value")) == api["loss"]
+    calls = page.calls  # type: ignore[attr-defined]
+    assert [path for path, _ in calls] == ["/examples/seed"] * 2 + ["/gradients"] * 2
+    assert [h.get("x-api-key") for _, h in calls] == [None, KEY, KEY, KEY]
+    assert page.evaluate("Object.values(sessionStorage)") == [KEY]
+    assert page.evaluate("localStorage.length") == 0
+    assert KEY not in page.url
+
+    page.reload()  # the same tab keeps the key
+    page.wait_for_selector("body[data-example=loaded]", state="attached")
+    assert page.input_value("#api-key") == KEY
+    path, reloaded_headers = page.calls[-1]  # type: ignore[attr-defined]
+    assert (path, reloaded_headers.get("x-api-key")) == ("/examples/seed", KEY)
+    finish(page, "key")
+
+
+def test_without_the_key_a_401_is_explained_next_to_the_field(
+    browser: Browser, keyed_url: str
+) -> None:
+    page = open_playground(browser, keyed_url, files_key=KEY)
+    page.fill("#api-key", KEY)
+    page.press("#api-key", "Tab")
+    page.wait_for_selector("body[data-example=loaded]", state="attached")
+
+    page.fill("#api-key", "")
+    page.click("#compute")
+    page.wait_for_selector("#compute-output[data-state=error]")
+    assert page.inner_text("#api-key-message") == (
+        "This service needs an API key (401 Unauthorized): type it here and try again."
+    )
+    assert page.get_attribute("#api-key", "aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "api-key"
+    assert "X-API-Key" in page.inner_text("#problem-errors")
+    access = page.locator(".access").filter(has=page.locator("#api-key"))
+    assert access.locator("#api-key-message").is_visible()  # next to the field
+
+    page.fill("#api-key", "not-the-key")
+    page.click("#compute")
+    page.wait_for_selector("#compute-output[data-state=error]")
+    assert page.inner_text("#api-key-message").startswith("The service refused this API key")
+    assert [h.get("x-api-key") for _, h in page.calls[-2:]] == [None, "not-the-key"]  # type: ignore[attr-defined]
+    expect_refusals(page, "401 (Unauthorized)", 3)
+    finish(page, "key-refused")

@@ -1,10 +1,12 @@
 // The playground: plain JavaScript modules, no framework and no build step. Every number on the
 // page comes from the service's own API (api.js). This module wires the page up at start-up.
 
+import { getJson } from "./api.js";
 import { check, fillCandidate } from "./check.js";
 import { compute } from "./compute.js";
 import { $ } from "./dom.js";
-import { addLayer, choosePreset, showWeightsSource, useSeedExample } from "./problem.js";
+import { setUpKeyField } from "./key.js";
+import { addLayer, choosePreset, run, showWeightsSource, useSeedExample } from "./problem.js";
 import { trace } from "./trace.js";
 import { drawChart, stopTraining, train } from "./train.js";
 
@@ -21,10 +23,22 @@ async function start() {
   $("train-form").addEventListener("submit", train);
   $("stop").addEventListener("click", stopTraining);
 
-  const response = await fetch("examples/seed");
-  useSeedExample(await response.json());
+  setUpKeyField(loadSeedExampleIfMissing);
   drawChart();
+  await loadSeedExample();
   document.body.dataset.ready = "true";
+}
+
+/** GET examples/seed fills the form; without a key the service wants, the key field says so. */
+async function loadSeedExample() {
+  await run($("problem"), $("problem-errors"), async () => {
+    useSeedExample(await getJson("examples/seed"));
+    document.body.dataset.example = "loaded";
+  });
+}
+
+async function loadSeedExampleIfMissing() {
+  if (document.body.dataset.example !== "loaded") await loadSeedExample();
 }
 
 start();

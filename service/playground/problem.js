@@ -3,6 +3,7 @@
 
 import { ApiError } from "./api.js";
 import { $, el, field, hidden } from "./dom.js";
+import { clearKeyProblem, showKeyProblem } from "./key.js";
 
 // Every layer kind and its options, as the API takes them: [name, label, form, default]. A form
 // is "int", "number", "pair" (an int, or "h, w"), "sizes" (an int, or "a, b, …"), "bool",
@@ -66,6 +67,10 @@ function showError(container, error) {
       if (layer) layer.setAttribute("aria-invalid", "true");
     }
   }
+  if (error instanceof ApiError && error.unauthorized) {
+    showKeyProblem();
+    $("api-key").focus();
+  }
   if (error instanceof InputError) {
     const input = $(error.id);
     input.setAttribute("aria-invalid", "true");
@@ -74,8 +79,11 @@ function showError(container, error) {
   container.replaceChildren(el("div", { class: "errors", role: "alert" }, list));
 }
 
+/** Before a request: the marks of the last one's errors go (the key's stay until a call works). */
 function clearInvalid() {
-  for (const node of document.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+  for (const node of document.querySelectorAll("[aria-invalid]:not(#api-key)")) {
+    node.removeAttribute("aria-invalid");
+  }
   $("problem-errors").replaceChildren();
 }
 
@@ -269,6 +277,7 @@ export async function run(output, errors, work) {
   output.setAttribute("aria-busy", "true");
   try {
     await work();
+    clearKeyProblem();
     output.dataset.state = "done";
   } catch (error) {
     showError(errors, error);
@@ -295,4 +304,5 @@ export function useSeedExample(example) {
   PRESETS.seed = example.network.layers;
   PRESET_DATA.seed = example;
   choosePreset("seed");
+  $("preset").disabled = false; // every preset but the CNN takes the seed's data
 }

@@ -1,6 +1,6 @@
 // Train: both engines' loss curves drawn live from the x-ndjson stream of POST train.
 
-import { ApiError } from "./api.js";
+import { ApiError, call } from "./api.js";
 import { $, el, figure, svg } from "./dom.js";
 import { networkBody, parseInteger, parseJson, parsePositive, run } from "./problem.js";
 import { exponent, short } from "./tensors.js";
@@ -162,13 +162,7 @@ export async function train(event) {
     $("stop").disabled = false;
     $("train-status").textContent = "Training…";
     try {
-      const response = await fetch("train", {
-        method: "POST",
-        headers: { "content-type": "application/json", accept: NDJSON },
-        body: JSON.stringify(body),
-        signal: training.signal,
-      });
-      if (!response.ok) throw new ApiError((await response.json()).detail);
+      const response = await call("train", { method: "POST", body, accept: NDJSON, signal: training.signal });
       for await (const message of lines(response.body)) receive(message, table);
     } catch (error) {
       if (error.name !== "AbortError") throw error;
