@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import live_server
 from tests.test_docs_browser import (  # noqa: F401 - chromium is a fixture used by name
@@ -143,21 +143,118 @@ def test_compute_shows_the_apis_numbers(browser: Browser, live_url: str) -> None
     finish(page, "compute")
 
 
-def test_trace_shows_every_layer(browser: Browser, live_url: str) -> None:
-    page = open_playground(browser, live_url)
+# Three points of the seed's kind: every trace tensor is a batch, [3, 2], [3, 10] or [3, 1].
+BATCH = [[0.9861, 0.668], [0.1, 0.2], [-1.0, 0.5]]
+
+# Every element under `selector` that is rendered (text for screen readers only aside): its box
+# must lie within the viewport's width (half a pixel for subpixel layout), and none may scroll
+# sideways.
+OVERFLOWING = """(selector) => {
+  const width = document.documentElement.clientWidth;
+  const offenders = [];
+  for (const root of document.querySelectorAll(selector)) {
+    for (const node of [root, ...root.querySelectorAll("*")]) {
+      const box = node.getBoundingClientRect();
+      if ((box.width === 0 && box.height === 0) || node.matches(".sr-only")) continue;
+      const name = node.tagName.toLowerCase() + (node.id ? "#" + node.id : "")
+        + (node.getAttribute("class") ? "." + node.getAttribute("class") : "");
+      if (box.left < -0.5 || box.right > width + 0.5) {
+        offenders.push(`${name} spans ${box.left} to ${box.right} of ${width}`);
+      }
+      if (node.scrollWidth > node.clientWidth && getComputedStyle(node).display !== "inline") {
+        offenders.push(`${name} scrolls: ${node.scrollWidth} > ${node.clientWidth}`);
+      }
+    }
+  }
+  return offenders;
+}"""
+
+# Each pass's tensors by kind of step: (the key in the API's step, the page's label).
+PASSES = {
+    "linear": (
+        [("input", "input"), ("z", "z")],
+        [("grad_z", "dL/dz"), ("grad_input", "dL/dinput")],
+    ),
+    "activation": ([("z", "z"), ("a", "a")], [("grad_a", "dL/da"), ("grad_z", "dL/dz")]),
+}
+
+
+def trace_batch(page: Page) -> None:
+    page.fill("#x", json.dumps(BATCH))
+    page.fill("#y", "")  # y = ½ Σ x² per point
     page.click("#trace")
     page.wait_for_selector("#trace-output[data-state=done]")
-    rows = page.query_selector_all("#trace-table tbody tr")
-    layers = [layer["type"] for layer in seed_problem(live_url)["network"]["layers"]]
-    assert [row.query_selector("th").inner_text() for row in rows] == [  # type: ignore[union-attr]
-        f"{i}: {kind}" for i, kind in enumerate(layers)
+
+
+def pass_tensors(card: Any, kind: str) -> list[tuple[str, list[int], list[float]]]:
+    """The labels, shapes and first entries of one pass of a trace card."""
+    terms = card.query_selector_all(f'[data-pass="{kind}"] dt')
+    tensors = card.query_selector_all(f'[data-pass="{kind}"] dd')
+    return [
+        (
+            term.inner_text(),
+            json.loads(str(tensor.get_attribute("data-shape"))),
+            json.loads(str(tensor.get_attribute("data-first"))),
+        )
+        for term, tensor in zip(terms, tensors, strict=True)
     ]
-    for row, kind in zip(rows, layers, strict=True):
-        z, a, grad_a, grad_z = (cell.inner_text() for cell in row.query_selector_all("td"))
-        assert z.startswith("[")
-        assert grad_z.startswith("[")
-        assert (a == "—") == (grad_a == "—") == (kind == "linear")
+
+
+def flat(values: Any) -> list[float]:
+    return [v for row in values for v in flat(row)] if isinstance(values, list) else [values]
+
+
+def shape(values: Any) -> list[int]:
+    return [len(values), *shape(values[0])] if isinstance(values, list) else []
+
+
+def test_the_trace_shows_every_layer_forward_and_back(browser: Browser, live_url: str) -> None:
+    page = open_playground(browser, live_url)
+    trace_batch(page)
+    problem = {k: v for k, v in seed_problem(live_url).items() if k != "y"}
+    api = httpx.post(
+        f"{live_url}/gradients", json={**problem, "x": BATCH, "trace": True}, timeout=30
+    ).json()
+
+    cards = page.query_selector_all("#trace-steps > li")
+    assert [c.get_attribute("data-type") for c in cards] == [None] + [
+        step["type"] for step in api["trace"]
+    ]
+    assert pass_tensors(cards[0], "forward") == [("x", [3, 2], BATCH[0] + BATCH[1])]
+    assert pass_tensors(cards[0], "backward") == [
+        ("dL/dx", [3, 2], flat(api["input_gradient"])[:4])
+    ]
+    for card, step in zip(cards[1:], api["trace"], strict=True):
+        assert card.query_selector("h3").inner_text() == f"Layer {step['index']} {step['type']}"  # type: ignore[union-attr]
+        kind = "linear" if step["type"] == "linear" else "activation"
+        for name, tensors in zip(("forward", "backward"), PASSES[kind], strict=True):
+            expected = [(label, shape(step[key]), flat(step[key])[:4]) for key, label in tensors]
+            assert pass_tensors(card, name) == expected
+
+    first_z = page.locator('#trace-steps > li[data-layer="0"] [data-pass="forward"] dd').nth(1)
+    first_z.locator("summary").click()
+    expect(first_z.locator(".listing p")).to_have_count(3)  # one row per point
+    rows = first_z.locator(".listing p").all_inner_texts()
+    assert [row.split(" ", 1)[0] for row in rows] == ["[0]", "[1]", "[2]"]
+    assert [len(row.split(", ")) for row in rows] == [10] * 3  # the layer's 10 outputs
     finish(page, "trace")
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 1000), (390, 844)])
+def test_the_trace_and_the_heading_fit_the_width(
+    browser: Browser, live_url: str, width: int, height: int
+) -> None:
+    page = open_playground(browser, live_url, width, height)
+    trace_batch(page)
+    summaries = page.locator("#trace-output summary")
+    assert summaries.count() > 10
+    for i in range(summaries.count()):  # every tensor expanded: the longest the trace gets
+        summaries.nth(i).click()
+    expect(page.locator("#trace-output .listing")).to_have_count(summaries.count())
+
+    assert page.evaluate(OVERFLOWING, "h1, #trace-section") == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    finish(page, f"trace-{width}")
 
 
 def test_check_highlights_a_planted_wrong_entry(browser: Browser, live_url: str) -> None:

@@ -1,6 +1,6 @@
 // Numbers and tensors (nested lists) as text and as heat maps.
 
-import { el } from "./dom.js";
+import { el, hidden } from "./dom.js";
 
 export function exponent(v) {
   return v === 0 ? "0" : v.toExponential(2);
@@ -11,16 +11,68 @@ export function short(v) {
   return Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? String(Number(v.toPrecision(4))) : v.toExponential(3);
 }
 
-export function vectorText(values) {
-  if (!Array.isArray(values)) return short(values);
-  if (Array.isArray(values[0])) return values.map(vectorText).join("\n");
-  return "[" + values.map(short).join(", ") + "]";
-}
-
 function shapeOf(values) {
   const shape = [];
   for (let v = values; Array.isArray(v); v = v[0]) shape.push(v.length);
   return shape;
+}
+
+function shapeText(shape) {
+  return shape.length ? `[${shape.join(", ")}]` : "a number";
+}
+
+/** A tensor's entries in row-major (torch) order. */
+function entries(values) {
+  return Array.isArray(values) ? values.flat(Infinity) : [values];
+}
+
+/** A tensor's rows along its last axis, each with the indices that lead to it. */
+function rowsOf(values, index = []) {
+  if (!Array.isArray(values[0])) return [[index, values]];
+  return values.flatMap((inner, i) => rowsOf(inner, [...index, i]));
+}
+
+// --- a tensor summarised: its shape, its first entries, and the rest on demand ----------------
+
+const PREVIEW_ENTRIES = 4; // the entries shown before "… n more"
+const MAX_LISTED_ROWS = 200; // an expanded tensor lists at most this many rows
+
+/** A <details> whose content is built the first time it opens. */
+function expandable(summary, build) {
+  const details = el("details", {}, el("summary", {}, ...summary));
+  details.addEventListener("toggle", () => {
+    if (details.open && details.children.length === 1) details.append(build());
+  });
+  return details;
+}
+
+function listing(values) {
+  const rows = rowsOf(values);
+  const listed = rows.slice(0, MAX_LISTED_ROWS).map(([index, row]) => {
+    const lead = index.length ? [el("span", { class: "index" }, `[${index.join(", ")}]`), " "] : [];
+    return el("p", {}, ...lead, row.map(short).join(", "));
+  });
+  if (rows.length > MAX_LISTED_ROWS) {
+    listed.push(el("p", { class: "hint" }, `… and ${rows.length - MAX_LISTED_ROWS} more rows`));
+  }
+  return el("div", { class: "listing" }, ...listed);
+}
+
+/**
+ * A term and its tensor for a <dl>: the shape and the first entries, and every entry (a row per
+ * index of the leading axes) behind a disclosure. The shape and the first entries are kept in
+ * data-shape and data-first.
+ */
+export function tensorEntry(label, values) {
+  const shape = shapeOf(values);
+  const all = entries(values);
+  const first = all.slice(0, PREVIEW_ENTRIES);
+  const more = all.length - first.length;
+  const dd = el("dd", { class: "tensor", "data-shape": JSON.stringify(shape), "data-first": JSON.stringify(first) },
+    el("span", { class: "shape" }, shapeText(shape)), " ",
+    el("span", { class: "preview" }, first.map(short).join(", ") + (more ? `, … ${more} more` : "")));
+  if (more) dd.append(expandable([hidden(`${label}: `), `all ${all.length} values`], () => listing(values)));
+  return [el("dt", {}, label), dd];
 }
 
 function colour(t) {
