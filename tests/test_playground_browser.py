@@ -7,7 +7,7 @@ and fails the test. Each test keeps a screenshot in tests/artifacts/ (gitignored
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -33,6 +33,12 @@ def browser(chromium: str) -> Iterator[Browser]:  # noqa: F811 - the imported fi
         browser.close()
 
 
+class Call(NamedTuple):
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
 def open_playground(
     browser: Browser,
     live_url: str,
@@ -41,7 +47,7 @@ def open_playground(
     files_key: str | None = None,
 ) -> Page:
     """The page at /, ready, with every request elsewhere aborted and remembered, and the
-    headers of every API call it makes (`page.calls`).
+    path, headers and JSON body of every API call it makes (`page.calls`).
 
     `files_key`: the key the router adds to the requests for the page's own files (the
     document, scripts, styles and images, never its API calls), for a server started with one.
@@ -50,7 +56,7 @@ def open_playground(
     page.set_default_timeout(TIMEOUT_MS)
     elsewhere: list[str] = []
     errors: list[str] = []
-    calls: list[tuple[str, dict[str, str]]] = []
+    calls: list[Call] = []
 
     def route(route: Any) -> None:
         request = route.request
@@ -58,7 +64,8 @@ def open_playground(
             elsewhere.append(request.url)
             route.abort()
         elif request.resource_type == "fetch":
-            calls.append((request.url.removeprefix(live_url), request.headers))
+            body = json.loads(request.post_data) if request.post_data else None
+            calls.append(Call(request.url.removeprefix(live_url), request.headers, body))
             route.continue_()
         elif files_key is not None:
             route.continue_(headers={**request.headers, "x-api-key": files_key})
@@ -240,12 +247,18 @@ def test_the_trace_shows_every_layer_forward_and_back(browser: Browser, live_url
     finish(page, "trace")
 
 
+@pytest.mark.parametrize("problem", ["batch", "cnn"])
 @pytest.mark.parametrize(("width", "height"), [(1280, 1000), (390, 844)])
 def test_the_trace_and_the_heading_fit_the_width(
-    browser: Browser, live_url: str, width: int, height: int
+    browser: Browser, live_url: str, width: int, height: int, problem: str
 ) -> None:
     page = open_playground(browser, live_url, width, height)
-    trace_batch(page)
+    if problem == "batch":
+        trace_batch(page)
+    else:
+        page.select_option("#preset", "cnn")
+        page.click("#trace")
+        page.wait_for_selector("#trace-output[data-state=done]")
     summaries = page.locator("#trace-output summary")
     assert summaries.count() > 10
     for i in range(summaries.count()):  # every tensor expanded: the longest the trace gets
@@ -254,7 +267,7 @@ def test_the_trace_and_the_heading_fit_the_width(
 
     assert page.evaluate(OVERFLOWING, "h1, #trace-section") == []
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    finish(page, f"trace-{width}")
+    finish(page, f"trace-{problem}-{width}")
 
 
 def test_check_highlights_a_planted_wrong_entry(browser: Browser, live_url: str) -> None:
@@ -327,38 +340,261 @@ def test_a_phone_gets_one_readable_column_of_labelled_controls(
     finish(page, "phone")
 
 
-def test_the_small_cnn_preset_computes_and_maps_each_channel(
+def openapi_kinds(live_url: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Every layer kind and every loss the API takes, each with its options (from its spec)."""
+    schemas = httpx.get(f"{live_url}/openapi.json", timeout=30).json()["components"]["schemas"]
+
+    def options(mapping: dict[str, str]) -> dict[str, list[str]]:
+        return {
+            kind: [name for name in schemas[ref.rsplit("/", 1)[1]]["properties"] if name != "type"]
+            for kind, ref in mapping.items()
+        }
+
+    layers = schemas["Network-Input"]["properties"]["layers"]["items"]["discriminator"]["mapping"]
+    loss = schemas["GradientsRequest-Input"]["properties"]["loss"]["oneOf"][1]
+    return options(layers), options(loss["discriminator"]["mapping"])
+
+
+def test_the_editor_offers_every_kind_and_loss_with_their_options(
     browser: Browser, live_url: str
 ) -> None:
+    kinds, losses = openapi_kinds(live_url)
     page = open_playground(browser, live_url)
-    page.select_option("#preset", "cnn")
-    assert page.input_value("#layer-0-type") == "conv2d"
-    assert page.input_value("#layer-0-kernel_size") == "3"
+    offered = page.eval_on_selector_all("#layer-0-type option", "os => os.map((o) => o.value)")
+    assert sorted(offered) == sorted(kinds)
+    for kind, options in kinds.items():
+        page.select_option("#layer-0-type", kind)
+        assert page.get_attribute("#layer-0", "data-type") == kind
+        for option in options:
+            # a residual block's "layers" is a list of its own: its first inner layer is 0.0
+            control = "#layer-0-0-type" if option == "layers" else f"#layer-0-{option}"
+            assert page.locator(control).count() == 1, (kind, option)
+
+    offered = page.eval_on_selector_all("#loss option", "os => os.map((o) => o.value)")
+    assert sorted(offered) == sorted(losses)
+    for loss, options in losses.items():
+        page.select_option("#loss", loss)
+        shown = page.eval_on_selector_all("#loss-options [id]", "cs => cs.map((c) => c.id)")
+        assert shown == [f"loss-{option}" for option in options], loss
+    finish(page, "kinds")
+
+
+def choose(page: Page, path: str, kind: str, **options: str | bool) -> None:
+    """Set layer `path` ("3", or "5-0" in a block) to `kind` and type or tick its options."""
+    page.select_option(f"#layer-{path}-type", kind)
+    for name, value in options.items():
+        control = f"#layer-{path}-{name}"
+        if isinstance(value, bool):
+            page.set_checked(control, value)
+        else:
+            page.fill(control, value)
+
+
+def test_a_network_of_every_family_is_sent_as_built(browser: Browser, live_url: str) -> None:
+    """Convolution, normalisation, pooling, a residual block, dropout and log-softmax, built in
+    the editor; the body sent holds exactly what was typed (pairs as pairs), and both engines
+    agree on it."""
+    page = open_playground(browser, live_url)
+    page.select_option("#preset", "linear")
+    choose(page, "0", "conv2d", out_channels="2", kernel_size="3, 2", padding="1")
+    for _ in range(9):
+        page.click("#add-layer")
+    choose(page, "1", "batch_norm2d", num_features="2", eps="0.001")
+    choose(page, "2", "avg_pool2d", kernel_size="2", count_include_pad=False)
+    choose(page, "3", "flatten")
+    choose(page, "4", "linear", in_features="8", out_features="4")
+    choose(page, "5", "residual")
+    choose(page, "5-0", "linear", in_features="4", out_features="4", bias=False)
+    page.click("#layer-5-add")
+    choose(page, "5-1", "tanh")
+    choose(page, "6", "dropout", p="0.25")
+    choose(page, "7", "layer_norm", normalized_shape="4")
+    choose(page, "8", "linear", in_features="4", out_features="3")
+    choose(page, "9", "log_softmax")
+    x = [[[[(i * 4 + j) / 10 for j in range(4)] for i in range(4)]], [[[1.0] * 4] * 4]]
+    page.fill("#x", json.dumps(x))
+    page.fill("#y", "[0, 2]")
+    page.select_option("#loss", "nll")
+    page.fill("#dropout-seed", "5")
     page.click("#compute")
     page.wait_for_selector("#compute-output[data-state=done]")
+
+    sent = page.calls[-1].body  # type: ignore[attr-defined]
+    assert sent["network"]["layers"] == [
+        {"type": "conv2d", "in_channels": 1, "out_channels": 2, "kernel_size": [3, 2],
+         "stride": 1, "padding": 1, "dilation": 1, "bias": True},
+        {"type": "batch_norm2d", "num_features": 2, "eps": 0.001, "affine": True},
+        {"type": "avg_pool2d", "kernel_size": 2, "padding": 0, "count_include_pad": False},
+        {"type": "flatten", "start_dim": 1, "end_dim": -1},
+        {"type": "linear", "in_features": 8, "out_features": 4, "bias": True},
+        {"type": "residual", "layers": [
+            {"type": "linear", "in_features": 4, "out_features": 4, "bias": False},
+            {"type": "tanh"},
+        ]},
+        {"type": "dropout", "p": 0.25},
+        {"type": "layer_norm", "normalized_shape": 4, "eps": 1e-5, "elementwise_affine": True},
+        {"type": "linear", "in_features": 4, "out_features": 3, "bias": True},
+        {"type": "log_softmax", "dim": -1},
+    ]  # fmt: skip
+    assert (sent["x"], sent["y"], sent["loss"], sent["dropout_seed"]) == (x, [0, 2], "nll", 5)
+    api = httpx.post(f"{live_url}/gradients", json=sent, timeout=30).json()
+    assert float(data_value(page, "#loss-value")) == api["loss"]
     assert page.inner_text("#agree-value") == "yes"
-    assert len(json.loads(data_value(page, "#prediction-value"))) == 3  # one image, 3 classes
-    weight_maps = page.query_selector_all('.heatmap canvas[data-param="0.weight"]')
-    slices = [c.evaluate("c => c.closest('figure').dataset.slice") for c in weight_maps]
-    assert slices == ["0,0", "1,0"]  # [out, in, kh, kw]: a map per output channel
+    assert "5.0.weight" in api["gradients"]  # the block's inner layer, as torch names it
+    finish(page, "every-family")
+
+
+def test_a_loss_with_options_is_sent_as_an_object(browser: Browser, live_url: str) -> None:
+    page = open_playground(browser, live_url)
+    page.select_option("#loss", "huber")
+    page.fill("#loss-delta", "0.5")
+    page.click("#compute")
+    page.wait_for_selector("#compute-output[data-state=done]")
+    assert page.calls[-1].body["loss"] == {"type": "huber", "delta": 0.5}  # type: ignore[attr-defined]
+    page.select_option("#loss", "mse")
+    page.click("#compute")
+    page.wait_for_selector("#compute-output[data-state=done]")
+    assert page.calls[-1].body["loss"] == "mse"  # type: ignore[attr-defined]
+    finish(page, "loss")
+
+
+CNN_X = [
+    [
+        [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+        [0.2, 0.9, 0.7, 0.5, 0.3, 0.8],
+        [0.4, 0.7, 0.1, 0.0, 0.5, 0.6],
+        [0.6, 0.5, 0.0, 0.3, 0.7, 0.4],
+        [0.8, 0.3, 0.5, 0.7, 0.9, 0.2],
+        [1.0, 0.8, 0.6, 0.4, 0.2, 0.0],
+    ]
+]
+CNN = {  # the small CNN preset, as the brief has it
+    "network": {
+        "layers": [
+            {"type": "conv2d", "in_channels": 1, "out_channels": 2, "kernel_size": 3},
+            {"type": "relu"},
+            {"type": "max_pool2d", "kernel_size": 2},
+            {"type": "flatten"},
+            {"type": "linear", "in_features": 8, "out_features": 3},
+        ]
+    },
+    "x": CNN_X,
+    "y": 1,
+    "loss": "cross_entropy",
+    "init_seed": 3,
+    "dropout_seed": 0,
+    "dtype": "float64",
+}
+
+
+def hover_cell(page: Page, canvas: Any, row: int, col: int, rows: int, cols: int) -> str:
+    """Hover the middle of a heat map's cell; what its probe then says."""
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(
+        box["x"] + box["width"] * (col + 0.5) / cols, box["y"] + box["height"] * (row + 0.5) / rows
+    )
+    return str(
+        canvas.evaluate("c => c.closest('.heatmap, dd').querySelector('output').textContent")
+    )
+
+
+def test_the_small_cnn_preset_maps_each_channel(browser: Browser, live_url: str) -> None:
+    page = open_playground(browser, live_url)
+    page.select_option("#preset", "cnn")
+    page.click("#compute")
+    page.wait_for_selector("#compute-output[data-state=done]")
+    assert page.calls[-1].body == CNN  # type: ignore[attr-defined]
+    api = httpx.post(f"{live_url}/gradients", json={**CNN, "trace": True}, timeout=30).json()
+    assert float(data_value(page, "#loss-value")) == api["loss"]
+    assert json.loads(data_value(page, "#prediction-value")) == api["prediction"]  # [3]
+    assert page.inner_text("#agree-value") == "yes"
+
+    # conv weights [out 2, in 1, 3, 3]: a row per output channel, a map per input channel
+    weight = page.locator('.heatmap[data-param="0.weight"]')
+    rows = weight.locator(".slice-row")
+    assert rows.count() == 2
+    assert [rows.nth(i).locator(".slice").evaluate_all("fs => fs.map((f) => f.dataset.slice)")
+            for i in range(2)] == [["0,0"], ["1,0"]]  # fmt: skip
+    canvas = weight.locator('.slice[data-slice="1,0"] canvas').element_handle()
+    probe = hover_cell(page, canvas, 2, 1, 3, 3)
+    assert probe == f"0.weight[1, 0, 2, 1] = {api['gradients']['0.weight'][1][0][2][1]}"
+    maps = page.eval_on_selector_all(".heatmap", "fs => fs.map((f) => f.dataset.param)")
+    assert maps == list(api["gradients"])
+
+    page.click("#trace")
+    page.wait_for_selector("#trace-output[data-state=done]")
+    conv = page.locator('#trace-steps > li[data-layer="0"]')
+    output = conv.locator('[data-pass="forward"] dd').nth(1)  # [2, 4, 4]: a map per channel
+    assert output.locator(".slice").evaluate_all("fs => fs.map((f) => f.dataset.slice)") == [
+        "0",
+        "1",
+    ]
+    canvas = output.locator('.slice[data-slice="1"] canvas').element_handle()
+    probe = hover_cell(page, canvas, 3, 0, 4, 4)
+    assert probe == f"output[1, 3, 0] = {api['trace'][0]['output'][1][3][0]}"
+    pool = page.locator('#trace-steps > li[data-layer="2"]').element_handle()
+    assert pass_tensors(pool, "kept") == [
+        ("indices", [2, 2, 2], flat(api["trace"][2]["values"]["indices"])[:4])
+    ]
     finish(page, "cnn")
 
 
-def test_an_error_naming_a_layer_marks_it(browser: Browser, live_url: str) -> None:
-    page = open_playground(browser, live_url)
+def test_a_batch_of_many_channels_draws_the_first_32_maps_and_says_so(
+    browser: Browser, live_url: str
+) -> None:
+    page = open_playground(browser, live_url, width=390, height=844)
     page.select_option("#preset", "cnn")
-    page.fill("#layer-0-kernel_size", "0")
-    page.dispatch_event("#layer-0-kernel_size", "change")
+    page.fill("#layer-0-out_channels", "8")
+    page.fill("#layer-4-in_features", str(8 * 2 * 2))
+    page.fill("#x", json.dumps([CNN_X] * 5))
+    page.fill("#y", json.dumps([1] * 5))
+    page.click("#trace")
+    page.wait_for_selector("#trace-output[data-state=done]")
+    output = page.locator('#trace-steps > li[data-layer="0"] [data-pass="forward"] dd').nth(1)
+    assert output.get_attribute("data-shape") == "[5,8,4,4]"  # 40 maps: a row per image
+    rows = output.locator(".slice-row")
+    assert rows.count() == 4
+    slices = output.locator(".slice").evaluate_all("fs => fs.map((f) => f.dataset.slice)")
+    assert slices == [f"{n},{c}" for n in range(4) for c in range(8)]
+    assert output.locator(".slices > .hint").inner_text() == "The first 32 of 40 maps."
+    assert page.evaluate(OVERFLOWING, "#trace-section") == []
+    finish(page, "many-maps")
+
+
+def test_an_error_is_shown_next_to_the_layer_it_names(browser: Browser, live_url: str) -> None:
+    page = open_playground(browser, live_url)
+    page.select_option("#preset", "linear")  # 2 → 1
+    page.click("#add-layer")
+    choose(page, "1", "residual")
+    choose(page, "1-0", "linear", in_features="2")  # but the block's input is 1 wide
     page.click("#compute")
     page.wait_for_selector("#compute-output[data-state=error]")
+    assert page.get_attribute("#layer-1-0", "aria-invalid") == "true"
+    assert page.get_attribute("#layer-1-0-in_features", "aria-invalid") == "true"
+    message = page.inner_text("#layer-1-0 > .layer-error")
+    assert message.startswith("in_features: layer 1.0 (linear): takes 2 features")
+    assert page.locator(".layer-error").count() == 1
+
+    page.select_option("#preset", "cnn")
+    page.fill("#layer-0-kernel_size", "0")
+    page.click("#trace")
+    page.wait_for_selector("#trace-output[data-state=error]")
+    assert page.locator(".layer-error").all_inner_texts() == [
+        "kernel_size: Input should be greater than or equal to 1"
+    ]
     assert page.get_attribute("#layer-0", "aria-invalid") == "true"
-    assert "kernel_size" in page.inner_text("#problem-errors")
-    console = page.errors  # type: ignore[attr-defined]
-    assert console == [
-        "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
-    ]  # the refusal itself, and nothing else
-    console.clear()
-    finish(page, "cnn-error")
+    expect_refusals(page, "422 (Unprocessable Entity)", 2)
+
+    page.fill("#layer-0-kernel_size", "3, x")  # not sent: said at once, where it was typed
+    page.click("#compute")
+    page.wait_for_selector("#compute-output[data-state=error]")
+    assert page.inner_text("#problem-errors") == (
+        'Layer 0 kernel size: a whole number, or two as "height, width"'
+    )
+    assert page.evaluate("document.activeElement.id") == "layer-0-kernel_size"
+    assert len(page.calls) == 3  # type: ignore[attr-defined]
+    finish(page, "layer-errors")
 
 
 KEY = "playground-test-key"
@@ -398,8 +634,8 @@ def test_with_the_key_typed_in_every_call_carries_it(browser: Browser, keyed_url
     ).json()
     assert float(data_value(page, "#loss-value")) == api["loss"]
     calls = page.calls  # type: ignore[attr-defined]
-    assert [path for path, _ in calls] == ["/examples/seed"] * 2 + ["/gradients"] * 2
-    assert [h.get("x-api-key") for _, h in calls] == [None, KEY, KEY, KEY]
+    assert [call.path for call in calls] == ["/examples/seed"] * 2 + ["/gradients"] * 2
+    assert [call.headers.get("x-api-key") for call in calls] == [None, KEY, KEY, KEY]
     assert page.evaluate("Object.values(sessionStorage)") == [KEY]
     assert page.evaluate("localStorage.length") == 0
     assert KEY not in page.url
@@ -407,8 +643,8 @@ def test_with_the_key_typed_in_every_call_carries_it(browser: Browser, keyed_url
     page.reload()  # the same tab keeps the key
     page.wait_for_selector("body[data-example=loaded]", state="attached")
     assert page.input_value("#api-key") == KEY
-    path, reloaded_headers = page.calls[-1]  # type: ignore[attr-defined]
-    assert (path, reloaded_headers.get("x-api-key")) == ("/examples/seed", KEY)
+    reloaded = page.calls[-1]  # type: ignore[attr-defined]
+    assert (reloaded.path, reloaded.headers.get("x-api-key")) == ("/examples/seed", KEY)
     finish(page, "key")
 
 
@@ -436,6 +672,7 @@ def test_without_the_key_a_401_is_explained_next_to_the_field(
     page.click("#compute")
     page.wait_for_selector("#compute-output[data-state=error]")
     assert page.inner_text("#api-key-message").startswith("The service refused this API key")
-    assert [h.get("x-api-key") for _, h in page.calls[-2:]] == [None, "not-the-key"]  # type: ignore[attr-defined]
+    keys = [call.headers.get("x-api-key") for call in page.calls[-2:]]  # type: ignore[attr-defined]
+    assert keys == [None, "not-the-key"]
     expect_refusals(page, "401 (Unauthorized)", 3)
     finish(page, "key-refused")

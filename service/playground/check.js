@@ -3,9 +3,9 @@
 import { post } from "./api.js";
 import { $, el } from "./dom.js";
 import { InputError, parseJson, problemBody, run } from "./problem.js";
-import { short } from "./tensors.js";
+import { shapeOf, short } from "./tensors.js";
 
-const MAX_GRID_ENTRIES = 400; // a grid larger than this lists its mismatches instead
+const MAX_GRID_ENTRIES = 400; // a grid larger than this (or of 3 axes or more) lists its mismatches instead
 
 function candidateBody() {
   const given = parseJson("candidate", "Your gradients");
@@ -45,7 +45,8 @@ function renderFinding(name, finding, given) {
   ];
   const wrong = new Map(finding.mismatches.map((m) => [m.index.join(","), m]));
   if (finding.status === "mismatch") {
-    const gridFits = Array.isArray(given) && finding.entries <= MAX_GRID_ENTRIES;
+    const axes = shapeOf(given).length;
+    const gridFits = axes >= 1 && axes <= 2 && finding.entries <= MAX_GRID_ENTRIES;
     parts.push(gridFits ? grid(name, given, wrong) : mismatchList(finding));
   }
   if (finding.mismatch_count > finding.mismatches.length) {

@@ -4,9 +4,10 @@
 import { post } from "./api.js";
 import { $, el, figure } from "./dom.js";
 import { problemBody, run } from "./problem.js";
-import { exponent, heatmaps } from "./tensors.js";
+import { exponent, heatmap, shapeOf } from "./tensors.js";
 
 const ENGINES = ["autograd", "manual"];
+const CONV_AXES = ["output channel", "input channel"]; // of a parameter of 4 axes: conv weights
 
 function deviationRow(name, key, deviation) {
   const agree = deviation.agree;
@@ -40,7 +41,8 @@ function renderCompute(answer) {
   figure(figures, "Prediction", answer.prediction, "prediction-value");
   figure(figures, "Engines agree", answer.agree ? "yes" : "no", "agree-value");
   figure(figures, "Time", ENGINES.map((e) => `${e} ${answer.engines[e].elapsed_ms.toFixed(2)} ms`).join(", "));
-  const maps = Object.entries(answer.gradients).flatMap(([name, g]) => heatmaps(name, g));
+  const maps = Object.entries(answer.gradients).map(([name, g]) =>
+    heatmap(name, g, `dL/d ${name}`, shapeOf(g).length === 4 ? CONV_AXES : undefined));
   $("compute-output").replaceChildren(
     figures,
     deviationTable(answer.deviations.manual),

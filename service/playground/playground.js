@@ -6,7 +6,8 @@ import { check, fillCandidate } from "./check.js";
 import { compute } from "./compute.js";
 import { $ } from "./dom.js";
 import { setUpKeyField } from "./key.js";
-import { addLayer, choosePreset, run, showWeightsSource, useSeedExample } from "./problem.js";
+import { addLayer } from "./layers.js";
+import { choosePreset, run, setLoss, showWeightsSource, useSeedExample } from "./problem.js";
 import { trace } from "./trace.js";
 import { drawChart, stopTraining, train } from "./train.js";
 
@@ -15,6 +16,7 @@ async function start() {
   $("trace").addEventListener("click", trace);
   $("add-layer").addEventListener("click", addLayer);
   $("preset").addEventListener("change", () => choosePreset($("preset").value));
+  $("loss").addEventListener("change", () => setLoss($("loss").value));
   for (const radio of document.querySelectorAll('input[name="weights-source"]')) {
     radio.addEventListener("change", showWeightsSource);
   }

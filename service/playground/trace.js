@@ -51,7 +51,8 @@ function renderTrace(answer) {
   $("trace-output").replaceChildren(
     el("p", { class: "hint" }, "The manual engine's values. Forward runs down from x to the "
       + "prediction; backward runs up from the loss, each layer's dL/dinput the dL/doutput of the "
-      + "one before."),
+      + "one before. An image [C, H, W] is drawn as a map per channel, a batch of them "
+      + "[N, C, H, W] as a row per sample: hover a map for its values."),
     el("ol", { class: "steps", id: "trace-steps" }, inputCard(answer), ...answer.trace.map(stepCard)));
 }
 
