@@ -42,7 +42,7 @@ RUN pip install --no-cache-dir --no-deps -c constraints.txt . \
     && rm -rf "$t/include" "$t/share/cmake" "$t/test" "$t"/bin/*Test "$t"/bin/test_* \
               "$t"/bin/protoc* "$t"/bin/*.ptl "$t/bin/upgrader_models" \
     && gradient-service --help >/dev/null \
-    && python -I -c "import service.app, torch; print('torch', torch.__version__)"
+    && python -I -c "import service.api.app, torch; print('torch', torch.__version__)"
 
 # ---------------------------------------------------------------- runtime --
 FROM python:3.11-slim

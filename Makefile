@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: setup run test lint format openapi container-smoke bench load
+.PHONY: setup run test test-fast lint format openapi container-smoke bench load
 
 setup: $(VENV)/.installed
 
@@ -22,7 +22,12 @@ run: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The inner loop: everything but live servers, browsers, faults and fuzzing (about 90 s).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

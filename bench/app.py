@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
-from service.app import create_app
-from service.http import JSONResponse, JSONRoute
+from service.api.app import create_app
+from service.api.http import JSONResponse, JSONRoute
 
 router = APIRouter(route_class=JSONRoute)
 

@@ -15,7 +15,7 @@ import torch
 from bench.problems import NETWORKS, SEED, problem
 from bench.report import Row, Section, seconds
 from bench.timing import Budget, median_seconds
-from service.compare import deviation
+from service.domain.compare import deviation
 from service.engines import Problem, autograd, numeric
 from service.engines.layers import sequence
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from service import seed
+from service.core import seed
+from service.domain.network import specs as layer_specs
 from service.engines import Problem
 from service.engines.autograd import initial_weights
 from service.engines.layers import Layer
 from service.engines.layers.linear import Linear
 from service.engines.losses import SSE
-from service.models import Network
-from service.network import specs as layer_specs
+from service.schemas.models import Network
 
 SEED = "seed 2-10-10-1 sigmoid"
 MLP = "784-256-256-10 relu"

@@ -16,10 +16,10 @@ from bench.gradcheck import MODES, checked_entries, gradcheck
 from bench.report import Row, Section, Target, seconds
 from bench.server import HOST, on_load_cpu, placement
 from bench.timing import Budget, interleaved, percentile
-from service.config import Settings
+from service.core.config import Settings
+from service.domain.problem import prepare
 from service.engines import Problem
-from service.models import GradientsRequest
-from service.problem import prepare
+from service.schemas.models import GradientsRequest
 
 ENGINES = ["autograd", "manual", "numeric"]
 BODY = {"engines": ENGINES}

@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from service import render, seed
-from service.client import AsyncGradientClient, GradientServiceError, RequestRejected
-from service.logs import LEVELS, configure_logging, uvicorn_log_config
+from service.client import AsyncGradientClient, GradientServiceError, RequestRejected, render
+from service.core import seed
+from service.core.logs import LEVELS, configure_logging, uvicorn_log_config
 
 IN_PROCESS = "http://in-process"
 EXIT_DISAGREE, EXIT_REQUEST, EXIT_SERVICE = 1, 2, 3
@@ -42,7 +42,7 @@ class UnreadableRequest(Exception):
 @contextlib.contextmanager
 def shared_metrics_dir(workers: int) -> Iterator[None]:
     """Several workers add their metrics up in one directory: a fresh one unless
-    PROMETHEUS_MULTIPROC_DIR already names one (see service.observability)."""
+    PROMETHEUS_MULTIPROC_DIR already names one (see service.api.observability)."""
     if workers == 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         yield
         return
@@ -62,7 +62,7 @@ MMAP_THRESHOLD = ("MALLOC_MMAP_THRESHOLD_", str(4 * 2**20))
 
 
 def serve(args: argparse.Namespace) -> int:
-    """uvicorn with the service's protocol (service.protocol: bounded headers, dropped
+    """uvicorn with the service's protocol (service.api.protocol: bounded headers, dropped
     non-readers, streams told of shutdown), and a graceful shutdown of at most SHUTDOWN_GRACE
     seconds: what is still running then is cancelled. Started again at once if the C library
     has not been given its mmap threshold (the workers inherit it)."""
@@ -75,18 +75,18 @@ def serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from service.config import get_settings
+    from service.core.config import get_settings
 
     os.environ["LOG_LEVEL"] = args.log_level  # the workers' access log level
     for blas in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(blas, "1")  # one thread per worker, as torch: workers = cores
     with shared_metrics_dir(args.workers):
         uvicorn.run(
-            "service.app:app",
+            "service.api.app:app",
             host=args.host,
             port=args.port,
             workers=args.workers,
-            http="service.protocol:GuardedHttpToolsProtocol",
+            http="service.api.protocol:GuardedHttpToolsProtocol",
             timeout_graceful_shutdown=get_settings().shutdown_grace,  # type: ignore[arg-type]
             log_level=args.log_level,
             log_config=uvicorn_log_config(),
@@ -96,8 +96,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def openapi(args: argparse.Namespace) -> int:
-    from service.app import create_app
-    from service.config import Settings
+    from service.api.app import create_app
+    from service.core.config import Settings
 
     app = create_app(Settings(api_key=None))  # the published spec is the one without a key
     text = json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"
@@ -135,7 +135,7 @@ def connect(args: argparse.Namespace) -> AsyncGradientClient:
     """A client of the server at --url, or of the app itself, in this process."""
     if args.url:
         return AsyncGradientClient(args.url, timeout=args.timeout, api_key=args.api_key)
-    from service.app import app  # here: only this path needs torch
+    from service.api.app import app  # here: only this path needs torch
 
     configure_logging("warning")  # no access-log lines in the command's output
     transport = httpx.ASGITransport(app=app)

@@ -14,8 +14,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.config import Settings
+from service.api.app import create_app
+from service.core.config import Settings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test against a live server is a slow one: `-m "not slow"` leaves them all out."""
+    for item in items:
+        if item.get_closest_marker("live"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

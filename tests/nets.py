@@ -6,11 +6,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from service.domain.network import specs
 from service.engines import Problem
 from service.engines.layers import Layer, sequence
 from service.engines.losses import LOSSES
-from service.models import Network
-from service.network import specs
+from service.schemas.models import Network
 
 # Every activation of the contract, with non-default parameters where it has any.
 ACTIVATIONS: list[dict[str, Any]] = [

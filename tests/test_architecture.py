@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.app import app
+from service.api.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = ROOT / "service"
@@ -73,7 +73,9 @@ def test_every_layer_kind_has_its_contract_model() -> None:
                 assert contract[name] == default, (kind, name)
 
 
-@pytest.mark.parametrize("path", sorted((SERVICE / "routes").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((SERVICE / "api" / "routes").glob("*.py")), ids=lambda p: p.name
+)
 def test_routes_do_no_maths(path: Path) -> None:
     assert not imported_modules(path) & {"torch", "scipy"}
 
@@ -83,3 +85,49 @@ def test_openapi_spec_is_generated_from_the_app() -> None:
     assert committed == json.loads(json.dumps(app.openapi())), (
         "openapi/openapi.json differs from the app: run `make openapi` and commit it"
     )
+
+
+# What each layer may import of the service: api → domain → engines, nothing upward; schemas (the
+# wire contract) and core (settings, exceptions, logs) beside them; the client needs only the
+# contract. The HTTP layer sees the engines' interface (their result types), never an engine.
+ALLOWED = {
+    "engines": ("service.engines",),
+    "core": ("service.core",),
+    "schemas": ("service.schemas", "service.core"),
+    "domain": ("service.domain", "service.engines", "service.schemas", "service.core"),
+    "api": ("service.api", "service.domain", "service.schemas", "service.core"),
+    "client": ("service.client", "service.schemas", "service.core"),
+}
+LAYERED = [(layer, path) for layer in ALLOWED for path in sorted((SERVICE / layer).rglob("*.py"))]
+
+
+@pytest.mark.parametrize(
+    ("layer", "path"), LAYERED, ids=[str(path.relative_to(SERVICE)) for _, path in LAYERED]
+)
+def test_layers_import_only_downward(layer: str, path: Path) -> None:
+    ours = {name for name in imported_names(path) if name.split(".")[0] == "service"}
+    interface = {"service.engines"} if layer == "api" else set()  # and the version, anywhere
+    interface.add("service")
+    wrong = {
+        name for name in ours - interface
+        if not any(name == ok or name.startswith(ok + ".") for ok in ALLOWED[layer])
+    }  # fmt: skip
+    assert not wrong, f"{path.relative_to(SERVICE)} imports {sorted(wrong)}"
+
+
+def test_every_module_sits_in_a_layer() -> None:
+    loose = sorted(p.name for p in SERVICE.glob("*.py") if p.name not in ("__init__.py", "cli.py"))
+    assert loose == [], "each module belongs in api/, domain/, engines/, schemas/, core/ or client/"
+
+
+def test_every_layer_kind_has_a_trace_model() -> None:
+    """A kind added to the engines has a place in the trace the response documents."""
+    from service.engines.layers import KINDS
+    from service.schemas.models import TraceLayer
+
+    kinds = {
+        kind
+        for model in TraceLayer.__origin__.__args__
+        for kind in model.model_fields["type"].annotation.__args__
+    }
+    assert kinds == set(KINDS)

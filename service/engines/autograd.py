@@ -7,6 +7,7 @@ and set here; initial weights and dropout masks come from local generators).
 
 import time
 from collections.abc import Mapping
+from typing import cast
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ def run(problem: Problem) -> EngineResult:
         else sgd_step(problem.weights, gradients, problem.learning_rate)
     )
     prediction = out.detach().numpy()
-    loss_number = loss.detach().numpy()[()]
+    loss_number = cast(np.floating, loss.detach().numpy()[()])  # the 0-d array's scalar
     elapsed_ms = (time.perf_counter() - start) * 1e3
     return EngineResult(
         loss_number, prediction, gradients, input_gradient.numpy(), elapsed_ms, updated

@@ -177,6 +177,7 @@ def layer_gradients(
 ) -> dict[str, Array]:
     """dL/dW and dL/db of linear layer `index`, as one block θ = [W | b] of (out, in + 1)."""
     layer = baseline.layers[index]
+    assert isinstance(layer, Linear)  # the shortcut's parameters are linear layers
     w = baseline.weights[f"{index}.weight"]
     a = baseline.values[index]  # (batch, in)
     if layer.bias:
@@ -293,9 +294,9 @@ def input_gradient_general(replay: Replay, step: float, chunk_floats: int) -> Ar
             copies = x[b].reshape(len(f), -1).copy()
             copies[np.arange(len(f)), j] += delta
             return replay.losses(-1, copies.reshape(len(f), 1, *x.shape[1:]), rows=b)
-        copies = np.repeat(x[None], len(f), axis=0).reshape(len(f), len(x), -1)
-        copies[np.arange(len(f)), b, j] += delta
-        return replay.losses(-1, copies.reshape(len(f), *x.shape))
+        batches = np.repeat(x[None], len(f), axis=0).reshape(len(f), len(x), -1)
+        batches[np.arange(len(f)), b, j] += delta
+        return replay.losses(-1, batches.reshape(len(f), *x.shape))
 
     n = 1 if replay.separable else len(x)
     return central_differences(x, step, replay.chunk(chunk_floats, n), losses)

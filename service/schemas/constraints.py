@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from service.arrays import Bounds, refuse
+from service.schemas.arrays import Bounds, refuse
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 PositiveFinite = Annotated[Finite, Field(gt=0)]

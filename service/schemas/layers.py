@@ -1,8 +1,9 @@
 """The layers a network may hold: torch.nn's names, defaults and options, one model per kind.
 
 Each model's fields are the engine-side layer kind's (`service.engines.layers`), with the same
-names and defaults, so one generic rule (`service.network.specs`) turns a validated network into
-what the engines take. Adding a kind: its engine module, then its model here, in `LayerModel`.
+names and defaults, so one generic rule (`service.domain.network.specs`) turns a validated
+network into what the engines take. Adding a kind: its engine module, then its model here,
+in `LayerModel`.
 This module needs pydantic only (the client imports it).
 """
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from service import seed
+from service.core import seed
 from service.engines.autograd import initial_weights
 from tests.nets import ACTIVATIONS, layer_specs, mlp, torch_sequential
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service import seed
-from service.compare import Tolerance
+from service.core import seed
+from service.domain.compare import Tolerance
 from service.engines import Problem, autograd, manual, numeric
 from service.engines.losses import LOSSES, SSE, Loss
 from tests.nets import ACTIVATIONS, layer_specs, mlp, random_problem

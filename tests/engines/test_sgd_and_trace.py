@@ -49,9 +49,14 @@ def test_trace_recomposes_into_the_gradients(activation: dict) -> None:
     np.testing.assert_array_equal(result.trace[0].input, problem.x)
     np.testing.assert_array_equal(result.trace[-1].output, result.prediction)
     np.testing.assert_array_equal(result.trace[0].grad_input, result.input_gradient)
-    for before, after in zip(result.trace, result.trace[1:], strict=False):
-        np.testing.assert_array_equal(before.output, after.input)
-        np.testing.assert_array_equal(before.grad_output, after.grad_input)
+    net = torch_sequential(mlp(activation)).double()
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in problem.weights.items()})
+    for step, module in zip(result.trace, net, strict=True):  # each step is its torch layer's
+        z = torch.from_numpy(step.input.copy()).requires_grad_()
+        out = module(z)
+        np.testing.assert_allclose(step.output, out.detach().numpy(), rtol=1e-13, atol=1e-15)
+        (grad_input,) = torch.autograd.grad(out, z, torch.from_numpy(step.grad_output))
+        np.testing.assert_allclose(step.grad_input, grad_input.numpy(), rtol=1e-12, atol=1e-15)
     for step in result.trace:
         if isinstance(step.layer, Linear):
             w = problem.weights[f"{step.index}.weight"]

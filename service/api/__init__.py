@@ -1,0 +1,1 @@
+"""The HTTP layer: the app, its routes, handlers, middleware and serialisation; no maths."""

@@ -1,0 +1,1 @@
+"""What every layer shares: settings, exceptions, logs, the seed example."""

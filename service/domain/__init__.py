@@ -1,0 +1,1 @@
+"""The service's work: request → problem, running the engines, comparing, grading, training."""

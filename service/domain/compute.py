@@ -1,0 +1,190 @@
+"""Run the chosen engines on a problem and compare each with the reference (autograd).
+
+Nothing non-finite leaves here: an engine whose prediction, loss or gradient overflowed is
+reported as `NonFiniteResult`, naming the engine and the quantity.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from service.core.config import Settings
+from service.core.exceptions import LimitExceeded, NonFiniteResult
+from service.domain.compare import Deviation, Tolerance, combine, deviations
+from service.engines import Engine, EngineResult, Problem, autograd, manual, numeric
+from service.schemas.models import NumericOptions
+from service.schemas.models import Tolerance as RequestTolerance
+
+REFERENCE = "autograd"
+ENGINES: dict[str, Engine] = {
+    "autograd": autograd.run,
+    "manual": manual.run,
+    "numeric": numeric.run,
+}
+
+# How close an engine must come to the reference; it may depend on the reference's result
+# (central differences' rounding grows with the loss).
+ToleranceRule = Callable[[EngineResult], Tolerance]
+
+
+# --- the plan: which engines, with which tolerances, at what cost ------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    engines: dict[str, Engine]  # by name, the reference first
+    tolerance: Tolerance  # the request's, for the analytic engines
+    tolerances: dict[str, ToleranceRule]  # for every engine but the reference
+    cost: int  # multiply-adds, roughly, of all the chosen engines
+
+
+def plan(
+    problem: Problem,
+    engines: Sequence[str],
+    asked: RequestTolerance,
+    numeric_options: NumericOptions | None,
+    forward_cost: int,
+    settings: Settings,
+) -> Plan:
+    """`engines` to run on `problem` (autograd, the reference, always among them, first), each
+    but the reference with its tolerance; the numeric engine's cost is bounded here.
+    `forward_cost`: one analytic engine's multiply-adds on the problem."""
+    dtype = problem.dtype.name
+    tolerance = resolve(asked, default_tolerance(dtype, settings))
+    names = list(dict.fromkeys([REFERENCE, *engines]))  # once each, the reference first
+    chosen = {name: ENGINES[name] for name in names}
+    tolerances: dict[str, ToleranceRule] = {name: fixed(tolerance) for name in names[1:]}
+    cost = forward_cost * len(names)
+    if "numeric" in chosen:
+        options = numeric_options or NumericOptions()
+        numeric_cost = numeric.cost(problem)
+        if numeric_cost > settings.max_numeric_cost:
+            raise LimitExceeded(
+                ("body", "engines"),
+                "max_numeric_cost",
+                settings.max_numeric_cost,
+                numeric_cost,
+                "the numeric engine's cost in multiply-adds (parameters × batch × the network "
+                "downstream of each)",
+            )
+        chosen["numeric"] = partial(numeric.run, step=options.step)
+        tolerances["numeric"] = numeric_rule(options.tolerance, dtype, settings)
+        cost += numeric_cost
+    return Plan(chosen, tolerance, tolerances, cost)
+
+
+def default_tolerance(dtype: str, settings: Settings) -> Tolerance:
+    if dtype == "float32":
+        return Tolerance(settings.float32_atol, settings.float32_rtol)
+    return Tolerance(settings.float64_atol, settings.float64_rtol)
+
+
+def resolve(asked: RequestTolerance, default: Tolerance) -> Tolerance:
+    return Tolerance(
+        atol=default.atol if asked.atol is None else asked.atol,
+        rtol=default.rtol if asked.rtol is None else asked.rtol,
+    )
+
+
+def fixed(tolerance: Tolerance) -> ToleranceRule:
+    return lambda reference: tolerance
+
+
+def numeric_rule(asked: RequestTolerance, dtype: str, settings: Settings) -> ToleranceRule:
+    """Central differences' tolerance: it grows with the loss; a float32 reference's own
+    rounding needs at least the float32 defaults."""
+
+    def rule(reference: EngineResult) -> Tolerance:
+        default = numeric.tolerance(float(reference.loss))
+        if dtype == "float32":
+            floor = default_tolerance("float32", settings)
+            default = Tolerance(max(default.atol, floor.atol), max(default.rtol, floor.rtol))
+        return resolve(asked, default)
+
+    return rule
+
+
+@dataclass(frozen=True)
+class EngineDeviation:
+    loss: Deviation
+    prediction: Deviation
+    gradients: dict[str, Deviation]
+    input_gradient: Deviation
+    updated_weights: dict[str, Deviation] | None
+    overall: Deviation
+    tolerance: Tolerance
+
+
+@dataclass(frozen=True)
+class Report:
+    results: dict[str, EngineResult]  # the reference first
+    deviations: dict[str, EngineDeviation]  # every engine but the reference
+
+    @property
+    def reference(self) -> EngineResult:
+        return self.results[REFERENCE]
+
+    @property
+    def agree(self) -> bool:
+        return all(d.overall.agree for d in self.deviations.values())
+
+
+def quantities(result: EngineResult) -> Iterator[tuple[str, np.ndarray]]:
+    """Every number an engine returns, named, in the order a reader would check them."""
+    yield "prediction", result.prediction
+    yield "loss", np.asarray(result.loss)
+    for name, gradient in result.gradients.items():
+        yield f"gradient of {name}", gradient
+    yield "input gradient", result.input_gradient
+    for name, weight in (result.updated_weights or {}).items():
+        yield f"updated {name}", weight
+
+
+def check_finite(engine: str, result: EngineResult) -> None:
+    named = list(quantities(result))
+    if np.isfinite(np.concatenate([np.ravel(values) for _, values in named])).all():
+        return
+    for quantity, values in named:  # only on failure: which one
+        if not np.all(np.isfinite(values)):
+            raise NonFiniteResult(engine, quantity)
+
+
+def compare(result: EngineResult, reference: EngineResult, tol: Tolerance) -> EngineDeviation:
+    names = list(reference.gradients)
+    updated = result.updated_weights is not None and reference.updated_weights is not None
+    pairs = [
+        (np.asarray(result.loss), np.asarray(reference.loss)),
+        (result.prediction, reference.prediction),
+        (result.input_gradient, reference.input_gradient),
+        *((result.gradients[name], reference.gradients[name]) for name in names),
+    ]
+    if updated:
+        pairs += [(result.updated_weights[n], reference.updated_weights[n]) for n in names]  # type: ignore[index]
+    found = deviations(pairs, tol)
+    loss, prediction, input_gradient = found[:3]
+    gradients = dict(zip(names, found[3 : 3 + len(names)], strict=True))
+    updated_weights = dict(zip(names, found[3 + len(names) :], strict=True)) if updated else None
+    return EngineDeviation(
+        loss, prediction, gradients, input_gradient, updated_weights, combine(found), tol
+    )
+
+
+def compute(
+    problem: Problem, engines: dict[str, Engine], tolerances: dict[str, ToleranceRule]
+) -> Report:
+    """`engines` by name, the reference among them; `tolerances` for every other engine."""
+    reference = engines[REFERENCE](problem)
+    check_finite(REFERENCE, reference)
+    results = {REFERENCE: reference}
+    deviations = {}
+    for name, engine in engines.items():
+        if name == REFERENCE:
+            continue
+        results[name] = engine(problem)
+        check_finite(name, results[name])
+        deviations[name] = compare(results[name], reference, tolerances[name](reference))
+        if not np.isfinite(deviations[name].overall.max_abs):
+            raise NonFiniteResult(name, "deviation from the reference")
+    return Report(results, deviations)

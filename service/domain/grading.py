@@ -1,0 +1,205 @@
+"""Grade a caller's own numbers against the reference: which entries are wrong, and why.
+
+For each quantity (the loss, the prediction, every parameter's gradient, the input gradient) the
+candidate is compared entry by entry with `atol + rtol·|expected|`. A wrong shape is a finding,
+not an error; where the candidate is the transpose, the right numbers in the wrong shape, or the
+reference times a constant (2, ½, the batch size, −1), the finding says so: those are the usual
+backprop bugs.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from service.domain.compare import Tolerance, distance
+from service.schemas.arrays import Ragged
+
+Status = Literal["ok", "mismatch", "wrong_shape", "missing"]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    index: tuple[int, ...]  # row-major position, e.g. (3, 1) is row 3, column 1
+    expected: float
+    got: float
+    abs_error: float
+    rel_error: float
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: Status
+    expected_shape: tuple[int, ...]
+    shape: tuple[int, ...] | None  # None when missing or ragged
+    entries: int  # how many the reference has
+    correct: int  # how many of them the candidate has within tolerance
+    max_abs: float | None = None  # only when the shapes match
+    max_rel: float | None = None
+    mismatches: list[Mismatch] = field(default_factory=list)  # the worst, worst first
+    mismatch_count: int = 0
+    hint: str | None = None
+
+    @property
+    def agree(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class Grade:
+    quantities: dict[str, Finding]  # "loss", "prediction", "input_gradient" when given
+    gradients: dict[str, Finding]  # every parameter, missing ones included
+    unexpected: list[str]
+
+    @property
+    def correct(self) -> int:
+        return sum(f.correct for f in self.findings())
+
+    @property
+    def total(self) -> int:
+        return sum(f.entries for f in self.findings())
+
+    @property
+    def score(self) -> float:
+        """The fraction of entries within tolerance: partial credit."""
+        return self.correct / self.total if self.total else 1.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.unexpected and all(f.agree for f in self.findings())
+
+    def findings(self) -> list[Finding]:
+        return [*self.quantities.values(), *self.gradients.values()]
+
+
+def candidate_shape(value: float | np.ndarray | Ragged) -> tuple[int, ...] | None:
+    """The shape of a candidate's number or array; None if its rows differ in length or depth."""
+    return None if isinstance(value, Ragged) else np.shape(value)
+
+
+def within(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
+    with np.errstate(over="ignore"):  # a difference or a tolerance past 1.8e308 is inf: right
+        return np.abs(got - expected) <= tol.atol + tol.rtol * np.abs(expected)
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+def factor_hint(got: np.ndarray, expected: np.ndarray, tol: Tolerance, batch: int) -> str | None:
+    """Name the constant c when the candidate is c × the reference throughout."""
+    with np.errstate(over="ignore", invalid="ignore"):  # values near ±1.8e308: no hint
+        norm = float(np.dot(expected.ravel(), expected.ravel()))
+        if norm == 0 or not math.isfinite(norm):
+            return None
+        c = float(np.dot(got.ravel(), expected.ravel())) / norm
+        if not math.isfinite(c) or abs(c - 1) < 1e-9 or not np.all(within(got, c * expected, tol)):
+            return None
+    named = [
+        (2.0, "twice the expected values; is the 2 of d(p − y)²/dp applied twice?"),
+        (0.5, "half the expected values: the derivative of (p − y)² is 2(p − y)"),
+        (-1.0, "the expected values with the sign flipped: is it p − y, not y − p?"),
+    ]
+    if batch > 1:
+        named += [
+            (float(batch), f"{batch} times the expected values: the loss averages over the "
+             f"batch of {batch}; divide the sum by it"),
+            (1 / batch, f"the expected values divided by {batch}: the loss sums over the batch; "
+             "do not average"),
+        ]  # fmt: skip
+    for value, hint in named:
+        if abs(c - value) <= 1e-6 * abs(value):
+            return f"off by a factor of {value:g}: {hint}"
+    if expected.size < 3:
+        return None  # any one or two numbers are "a constant factor" of any others
+    return f"off by a constant factor of {c:.6g}"
+
+
+def shape_hint(values: np.ndarray | None, expected: np.ndarray, tol: Tolerance) -> str:
+    want = shape_text(expected.shape)
+    if values is None:
+        return f"rows of different lengths; expected shape {want}"
+    if values.ndim == 2 and values.shape == expected.shape[::-1]:
+        if np.all(within(values.T, expected, tol)):
+            return (
+                f"this is the transpose of the expected {want}: a weight's gradient is "
+                "out × in like the weight itself, dL/dz ⊗ input"
+            )
+        return f"shaped like the transpose of the expected {want}, and wrong even transposed"
+    if values.size == expected.size and np.all(
+        within(values.reshape(expected.shape), expected, tol)
+    ):
+        return f"the right numbers in the wrong shape: expected {want} (row-major)"
+    return f"expected shape {want}, got {shape_text(values.shape)}"
+
+
+def grade_one(
+    candidate: float | np.ndarray | Ragged | None,
+    expected: np.ndarray,
+    tol: Tolerance,
+    max_mismatches: int,
+    batch: int,
+) -> Finding:
+    expected = np.asarray(expected, dtype=np.float64)
+    entries = int(expected.size)
+    if candidate is None:
+        return Finding("missing", expected.shape, None, entries, 0)
+    shape = candidate_shape(candidate)
+    values = None if shape is None else np.asarray(candidate, dtype=np.float64)
+    if values is None or values.shape != expected.shape:
+        hint = shape_hint(values, expected, tol)
+        return Finding("wrong_shape", expected.shape, shape, entries, 0, hint=hint)
+
+    diff = distance(values, expected)
+    scale = np.maximum(np.abs(values), np.abs(expected))
+    rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
+    ok = within(values, expected, tol)
+    wrong = np.flatnonzero(~ok.ravel())
+    worst = wrong[np.argsort(-diff.ravel()[wrong], kind="stable")][:max_mismatches]
+    mismatches = [
+        Mismatch(
+            index=tuple(int(i) for i in np.unravel_index(k, expected.shape)),
+            expected=float(expected.ravel()[k]),
+            got=float(values.ravel()[k]),
+            abs_error=float(diff.ravel()[k]),
+            rel_error=float(rel.ravel()[k]),
+        )
+        for k in worst
+    ]
+    return Finding(
+        status="ok" if not len(wrong) else "mismatch",
+        expected_shape=expected.shape,
+        shape=values.shape,
+        entries=entries,
+        correct=entries - len(wrong),
+        max_abs=float(diff.max(initial=0.0)),
+        max_rel=float(rel.max(initial=0.0)),
+        mismatches=mismatches,
+        mismatch_count=len(wrong),
+        hint=factor_hint(values, expected, tol, batch) if len(wrong) else None,
+    )
+
+
+def grade(
+    candidate: dict[str, Any],
+    expected: dict[str, Any],
+    tol: Tolerance,
+    max_mismatches: int,
+    batch: int,
+) -> Grade:
+    """`candidate` and `expected` hold "loss", "prediction", "input_gradient" (each optional in
+    the candidate) and "gradients" (a dict by parameter name), shaped as in a response."""
+
+    def one(value: Any, reference: Any) -> Finding:
+        return grade_one(value, np.asarray(reference), tol, max_mismatches, batch)
+
+    quantities = {
+        name: one(candidate[name], expected[name])
+        for name in ("loss", "prediction", "input_gradient")
+        if candidate.get(name) is not None
+    }
+    given = candidate.get("gradients", {})
+    gradients = {name: one(given.get(name), ref) for name, ref in expected["gradients"].items()}
+    unexpected = [name for name in given if name not in expected["gradients"]]
+    return Grade(quantities, gradients, unexpected)

@@ -1,0 +1,702 @@
+"""The contract: what a request may hold and what a response holds (see DESIGN.md).
+
+Models are strict: numbers must be JSON numbers (`false` and `"1.0"` are not), non-finite
+numbers are refused wherever they appear, and unknown fields are errors, not silently ignored.
+A request's arrays are validated by `service.schemas.arrays` into float64 NumPy arrays (the schema
+shows them as the JSON they are sent as); validated with a `Bounds` context, as the HTTP layer
+does, sizes are measured before anything is allocated and errors are capped. Shapes, chaining
+and the other limits need the whole request and are checked in `problem.py`.
+"""
+
+from typing import Annotated, Any, Literal, Self
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from typing_extensions import TypeAliasType
+
+from service.core import seed
+from service.core.config import limit_msg
+from service.schemas.arrays import (
+    EMPTY,
+    MAX_DIMS,
+    Bounds,
+    Ragged,
+    any_nesting,
+    as_lists,
+    decode,
+    details,
+    number,
+    refuse,
+    tensor,
+)
+from service.schemas.constraints import (
+    Count,
+    Finite,
+    Integral,
+    Natural,
+    PositiveFinite,
+    Strict,
+)
+from service.schemas.layers import LayerModel
+from service.schemas.losses import LossModel
+
+Matrix = list[list[Finite]]
+
+
+class Base64Tensor(Strict):
+    """A compact array: little-endian bytes in row-major order, base64-encoded (like the Open
+    Inference Protocol's binary tensors). Accepted wherever an array is; chosen for a response's
+    arrays with `"encoding": "base64"`."""
+
+    shape: Annotated[list[Natural], Field(max_length=MAX_DIMS)]
+    dtype: Literal["float64", "float32"]
+    data_b64: str = Field(
+        description="base64 of the raw little-endian values", pattern=r"^[A-Za-z0-9+/]*={0,2}$"
+    )
+
+
+# Any nesting of finite numbers, as the JSON Schema shows an array of any shape.
+def _number_or_list(value: Any) -> str:
+    return "list" if isinstance(value, list) else "number"
+
+
+Nested = TypeAliasType(
+    "Nested",
+    Annotated[
+        Annotated[Finite, Tag("number")] | Annotated[list["Nested"], Tag("list")],
+        Discriminator(_number_or_list),
+    ],
+)
+
+
+def _nesting(value: Any) -> str:
+    """Tell a number, nested lists and a base64 tensor apart, so an error names one form only."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "number"
+    if isinstance(value, dict | Base64Tensor):
+        return "base64"
+    return "list"
+
+
+Tensor = Annotated[
+    Annotated[list[Nested], Tag("list")] | Annotated[Base64Tensor, Tag("base64")],
+    Discriminator(_nesting),
+]
+TensorOrNumber = Annotated[
+    Annotated[Finite, Tag("number")]
+    | Annotated[list[Nested], Tag("list")]
+    | Annotated[Base64Tensor, Tag("base64")],
+    Discriminator(_nesting),
+]
+
+
+# --- arrays in a request: validated by service.schemas.arrays with NumPy, documented as above
+
+
+def _bounds(info: ValidationInfo) -> Bounds | None:
+    """The request's limits and error count; None when a model is built in Python."""
+    return info.context if isinstance(info.context, Bounds) else None
+
+
+def _base64(value: Any, bounds: Bounds | None) -> np.ndarray:
+    if not isinstance(value, Base64Tensor):
+        try:
+            value = Base64Tensor.model_validate(value, context=bounds)
+        except ValidationError as exc:
+            refuse(bounds, [details(error) for error in exc.errors()])
+            return EMPTY
+    return decode(tuple(value.shape), value.dtype, value.data_b64, bounds)
+
+
+def _tensor(value: Any, info: ValidationInfo) -> np.ndarray:
+    bounds = _bounds(info)
+    if isinstance(value, np.ndarray):  # from Python: a request built from another one's arrays
+        return value
+    if isinstance(value, dict | Base64Tensor):
+        return _base64(value, bounds)
+    if isinstance(value, list):
+        return tensor(value, bounds)
+    refuse(bounds, [InitErrorDetails(type="list_type", loc=(), input=value)])
+    return EMPTY
+
+
+def _tensor_or_number(value: Any, info: ValidationInfo) -> np.ndarray | float:
+    if isinstance(value, int | float):
+        return number(value, _bounds(info))
+    array = _tensor(value, info)
+    return float(array) if array.ndim == 0 else array  # a base64 tensor of shape []
+
+
+def _candidate_array(value: Any, info: ValidationInfo) -> np.ndarray | Ragged:
+    bounds = _bounds(info)
+    if isinstance(value, np.ndarray | Ragged):
+        return value
+    if isinstance(value, dict | Base64Tensor):
+        return _base64(value, bounds)
+    if isinstance(value, list):
+        return any_nesting(value, bounds, MAX_CANDIDATE_DEPTH)
+    return np.asarray(number(value, bounds))
+
+
+def _array_field(validate: Any, schema: Any) -> tuple[PlainValidator, PlainSerializer]:
+    return (
+        PlainValidator(validate, json_schema_input_type=schema),
+        PlainSerializer(as_lists, return_type=schema),
+    )
+
+
+TensorIn = Annotated[np.ndarray, *_array_field(_tensor, Tensor)]
+TensorOrNumberIn = Annotated[np.ndarray | float, *_array_field(_tensor_or_number, TensorOrNumber)]
+
+
+# --- the network: every layer kind's model is in service.schemas.layers -------------------------
+
+SEED_LAYERS: list[LayerModel] = TypeAdapter(list[LayerModel]).validate_python(seed.LAYERS)
+
+
+def _count_layers(layers: list[Any], limit: int) -> int:
+    """Layers in a raw network, those inside blocks included, counted level by level without
+    recursion and only up to just past `limit`: a deep nest of blocks costs no more."""
+    count, level = 0, list(layers)
+    while level and count <= limit:
+        count += len(level)
+        level = [
+            inner
+            for layer in level
+            if isinstance(layer, dict) and isinstance(layer.get("layers"), list)
+            for inner in layer["layers"]
+        ]
+    return count
+
+
+class Network(Strict):
+    layers: list[LayerModel] = Field(
+        default=SEED_LAYERS,
+        min_length=1,
+        description="Applied in order, like `torch.nn.Sequential`. Default: the seed's "
+        "2-10-10-1 sigmoid network.",
+    )
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _at_most_max_layers(cls, layers: Any, info: ValidationInfo) -> Any:
+        """Counted before each layer is validated, blocks' layers included: 5 million junk
+        layers would be 5 million errors, and blocks nested a million deep a recursion that
+        never ends (network.check_layers checks it again for a network built in Python)."""
+        bounds = info.context
+        if isinstance(bounds, Bounds) and isinstance(layers, list):
+            limit = bounds.max_layers
+            asked = _count_layers(layers, limit)
+            if asked > limit:
+                msg = limit_msg("the number of layers", asked, limit, "max_layers")
+                ctx = {"limit": "max_layers", "value": limit, "asked": asked}
+                raise PydanticCustomError("limit_exceeded", msg, ctx)
+        return layers
+
+
+class Tolerance(Strict):
+    """`agree` holds where |engine − reference| ≤ atol + rtol·|reference| for every entry."""
+
+    atol: Annotated[Finite, Field(ge=0)] | None = Field(
+        None, description="Default: 1e-12 for float64, 1e-5 for float32."
+    )
+    rtol: Annotated[Finite, Field(ge=0)] | None = Field(
+        None, description="Default: 1e-9 for float64, 1e-4 for float32."
+    )
+
+
+DType = Literal["float64", "float32"]
+EngineName = Literal["autograd", "manual", "numeric"]
+
+
+# --- POST /gradients ---------------------------------------------------------------------------
+
+
+class NumericOptions(Strict):
+    """The numeric engine: central differences in float64."""
+
+    step: Annotated[Finite, Field(gt=0, le=0.1)] = Field(
+        6e-6, description="h = step·max(1, |θ|) per entry; ∛ε balances truncation and rounding."
+    )
+    tolerance: Tolerance = Field(
+        default_factory=Tolerance,
+        description="Default: atol 1e-7·max(1, |L|/10), rtol 1e-6 (float64); for float32 "
+        "problems at least the float32 defaults.",
+    )
+
+
+class ProblemRequest(Strict):
+    """What every endpoint that computes needs: the network, its weights, x, y, loss, dtype."""
+
+    network: Network = Network()
+    weights: dict[str, TensorOrNumberIn] | None = Field(
+        None,
+        description='Keyed like `nn.Sequential(...).state_dict()`: "0.weight" (out × in), '
+        '"0.bias", "2.weight", … A real state_dict\'s buffers (batch norm\'s running_mean, '
+        "running_var, num_batches_tracked) are accepted and get no gradient. Default: "
+        "initialised from `init_seed`.",
+    )
+    init_seed: Natural = Field(
+        seed.INIT_SEED,
+        description="Without `weights`: the weights `torch.manual_seed(init_seed)` then "
+        "building the network gives.",
+    )
+    dropout_seed: Natural = Field(
+        0,
+        description="Dropout's masks are the ones torch draws in train mode when "
+        "`torch.manual_seed(dropout_seed)` precedes the forward pass (`trace` shows them).",
+    )
+    x: TensorIn | None = Field(
+        None,
+        description="One sample of the network's input shape (`[x1, x2, …]` for a linear "
+        "first layer, `[C, H, W]` for conv2d) or a batch of them, with one more leading "
+        "axis. Default: the seed's point [0.9861, 0.6680].",
+    )
+    y: TensorOrNumberIn | None = Field(
+        None,
+        description="The prediction's shape; a bare number for one sample with one output. "
+        "For cross_entropy, nll and multi_margin, class indices: a bare integer for one "
+        "sample, [c1, c2, …] for a batch. Default (sse and mse): 0.7093 with the seed's x, "
+        "else ½ Σ x² per sample (one output only).",
+    )
+    loss: LossModel = Field(
+        seed.LOSS,
+        description='A name, or an object with options (`{"type": "huber", '
+        '"delta": 0.5}`): `sse` = Σ(prediction − y)²; `mse` = its mean; `cross_entropy` '
+        "(logits, class indices); `bce_with_logits` (logits, y in [0, 1]); `nll` (log-"
+        "probabilities, class indices); `l1`; `smooth_l1` (beta); `huber` (delta); "
+        "`multi_margin` (margin, p; class indices) — torch.nn's, each a mean over the batch "
+        "but sse.",
+    )
+    dtype: DType = "float64"
+    tolerance: Tolerance = Field(default_factory=Tolerance)
+
+
+class GradientsRequest(ProblemRequest):
+    model_config = ConfigDict(json_schema_extra={"examples": [seed.request_body()]})
+
+    engines: Annotated[list[EngineName], Field(min_length=1, max_length=3)] = Field(
+        ["autograd", "manual"],
+        description="Which engines to run: autograd (torch), manual (NumPy backprop), numeric "
+        "(central differences). autograd always runs: it is the reference.",
+    )
+    numeric: NumericOptions = Field(default_factory=NumericOptions)
+    learning_rate: PositiveFinite | None = Field(
+        None,
+        description="If set, every engine also takes one SGD step: `updated_weights` = "
+        "w − learning_rate·g (the seed uses 0.05).",
+    )
+    encoding: Literal["json", "base64"] = Field(
+        "json",
+        description="How the response writes its arrays: nested lists, or compact base64 "
+        "tensors {shape, dtype, data_b64} (much faster for large networks).",
+    )
+    trace: bool = Field(
+        False,
+        description="Add the manual engine's step-by-step values: each layer's input, output "
+        "and the gradients flowing back through it.",
+    )
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+Gradients = dict[str, Tensor]
+
+
+class EngineOutput(BaseModel):
+    loss: Finite
+    prediction: Tensor
+    gradients: Gradients
+    input_gradient: Tensor = Field(description="dL/dx, the shape of x.")
+    updated_weights: Gradients | None = Field(
+        None, description="w − learning_rate·g, with a learning rate."
+    )
+    elapsed_ms: Finite
+
+
+class Deviation(BaseModel):
+    """How far one quantity of an engine is from the reference (autograd)."""
+
+    max_abs: Finite = Field(description="max |a − b|")
+    max_rel: Finite = Field(description="max |a − b| / max(|a|, |b|), 0 where both are 0")
+    agree: bool = Field(description="every entry within atol + rtol·|reference|")
+
+
+class ResolvedTolerance(BaseModel):
+    atol: Finite
+    rtol: Finite
+
+
+class EngineDeviation(BaseModel):
+    loss: Deviation
+    prediction: Deviation
+    gradients: dict[str, Deviation]
+    input_gradient: Deviation
+    updated_weights: dict[str, Deviation] | None = None
+    max_abs: Finite = Field(description="the largest max_abs above")
+    max_rel: Finite = Field(description="the largest max_rel above")
+    agree: bool = Field(description="every quantity above agrees")
+    tolerance: ResolvedTolerance = Field(description="what `agree` was judged with")
+
+
+ActivationName = Literal[
+    "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "silu", "mish"
+]
+OtherKind = Literal[
+    "conv2d", "max_pool2d", "avg_pool2d", "flatten", "batch_norm1d", "batch_norm2d",
+    "layer_norm", "dropout", "softmax", "log_softmax", "residual",
+]  # fmt: skip
+
+
+class TraceLinear(BaseModel):
+    """z = input·Wᵀ + b, and backward: dL/dW = grad_zᵀ·input, grad_input = grad_z·W."""
+
+    index: int
+    type: Literal["linear"]
+    input: Tensor
+    z: Tensor
+    grad_z: Tensor = Field(description="dL/dz")
+    grad_input: Tensor = Field(description="dL/d(input)")
+
+
+class TraceActivation(BaseModel):
+    """a = f(z), and backward: grad_z = grad_a · f'(z)."""
+
+    index: int
+    type: ActivationName
+    z: Tensor
+    a: Tensor
+    grad_a: Tensor = Field(description="dL/da")
+    grad_z: Tensor = Field(description="dL/dz")
+
+
+class TraceOther(BaseModel):
+    """output = f(input), and backward: grad_input from grad_output, each kind's own way."""
+
+    index: int
+    type: OtherKind
+    input: Tensor
+    output: Tensor
+    grad_output: Tensor = Field(description="dL/d(output)")
+    grad_input: Tensor = Field(description="dL/d(input)")
+    values: dict[str, Tensor] | None = Field(
+        None,
+        description="What else the layer computed: batch and layer norm's `mean` and `var`, "
+        "dropout's `mask`, max-pool's `indices` (per sample where batch-first).",
+    )
+
+
+TraceLayer = Annotated[TraceLinear | TraceActivation | TraceOther, Field(discriminator="type")]
+
+
+class GradientsResponse(BaseModel):
+    reference: Literal["autograd"] = "autograd"
+    loss: Finite = Field(description="The reference engine's loss.")
+    prediction: Tensor = Field(description="`[out]` for one point, `[batch, out]` for a batch.")
+    gradients: Gradients = Field(description="The reference engine's, keyed like the weights.")
+    input_gradient: Tensor = Field(description="The reference engine's dL/dx, the shape of x.")
+    updated_weights: Gradients | None = Field(
+        None, description="The reference's w − learning_rate·g: `torch.optim.SGD(lr).step()`."
+    )
+    trace: list[TraceLayer] | None = Field(
+        None, description="With `trace`: the manual engine's values, layer by layer."
+    )
+    engines: dict[str, EngineOutput]
+    deviations: dict[str, EngineDeviation] = Field(
+        description="Each engine but the reference, against the reference."
+    )
+    agree: bool
+    dtype: DType
+    tolerance: ResolvedTolerance = Field(description="The analytic engines' (manual's).")
+
+
+# --- POST /gradients/check --------------------------------------------------------------------
+
+
+def _nested_or_base64(value: Any) -> str:
+    return "base64" if isinstance(value, dict | Base64Tensor) else "nested"
+
+
+CandidateSchema = Annotated[
+    Annotated[Nested, Tag("nested")] | Annotated[Base64Tensor, Tag("base64")],
+    Discriminator(_nested_or_base64),
+]
+MAX_CANDIDATE_DEPTH = 8  # the expected arrays have at most 2 dimensions; NumPy takes at most 64
+CandidateArray = Annotated[np.ndarray | Ragged, *_array_field(_candidate_array, CandidateSchema)]
+
+
+class Candidate(Strict):
+    """Numbers the caller computed with their own code, shaped like a /gradients response."""
+
+    gradients: dict[str, CandidateArray] = Field(
+        description='Keyed like the weights: {"0.weight": [[…]], "0.bias": […], …}.'
+    )
+    loss: Finite | None = None
+    prediction: CandidateArray | None = None
+    input_gradient: CandidateArray | None = None
+
+
+class CheckRequest(ProblemRequest):
+    candidate: Candidate
+    max_mismatches: Annotated[int, Field(ge=0, le=1000), Integral] = Field(
+        10, description="At most this many mismatching entries are listed per quantity."
+    )
+
+
+class Mismatch(BaseModel):
+    index: list[int] = Field(description="Row-major position: [3, 1] is row 3, column 1.")
+    expected: Finite
+    got: Finite
+    abs_error: Finite
+    rel_error: Finite
+
+
+class Finding(BaseModel):
+    status: Literal["ok", "mismatch", "wrong_shape", "missing"]
+    expected_shape: list[int]
+    shape: list[int] | None = Field(description="The candidate's; null when missing or ragged.")
+    entries: int
+    correct: int = Field(description="Entries within atol + rtol·|expected|.")
+    max_abs: Finite | None
+    max_rel: Finite | None
+    agree: bool
+    mismatch_count: int
+    mismatches: list[Mismatch] = Field(description="The worst first, at most max_mismatches.")
+    hint: str | None = Field(
+        description="What the mistake looks like: a transpose, a constant factor, a reshape."
+    )
+
+
+class CheckReport(BaseModel):
+    verdict: Literal["pass", "fail"]
+    score: Finite = Field(description="Fraction of entries within tolerance: partial credit.")
+    correct: int
+    total: int
+    loss: Finding | None
+    prediction: Finding | None
+    input_gradient: Finding | None
+    gradients: dict[str, Finding] = Field(description="Every parameter, missing ones included.")
+    missing: list[str]
+    unexpected: list[str]
+
+
+class Expected(BaseModel):
+    loss: Finite
+    prediction: Tensor
+    gradients: Gradients
+    input_gradient: Tensor
+
+
+class CheckResponse(BaseModel):
+    reference: Literal["autograd"] = "autograd"
+    expected: Expected = Field(description="The reference values the candidate was graded on.")
+    report: CheckReport
+    dtype: DType
+    tolerance: ResolvedTolerance
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="A machine-readable kind, e.g. `wrong_shape`, `limit_exceeded`.")
+    loc: list[str | int] = Field(description='Where, as a path into the request: ["body", "x", 3].')
+    msg: str = Field(description="What is wrong and what was expected.")
+    input: Any = Field(None, description="The rejected value, when it is a small scalar.")
+    ctx: dict[str, Any] | None = Field(None, description="Particulars, e.g. a limit's value.")
+
+
+class ErrorResponse(BaseModel):
+    detail: list[ErrorDetail]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    engines: list[str]
+
+
+class Readiness(BaseModel):
+    status: Literal["starting", "ready", "failed"] = Field(
+        description="`ready` once the start-up self-check (the seed example through every "
+        "engine) has passed."
+    )
+    reason: str | None = Field(description="Why the service is not ready; null when it is.")
+    version: str
+
+
+# --- data sets and training: GET /datasets/seed, POST /train ------------------------------------
+
+Seed = Natural
+# ½ Σ x² must stay finite in float64: |x| up to 1e150 keeps it below 1e300.
+COORDINATE_BOUND = 1e150
+Bound = Annotated[Finite, Field(ge=-COORDINATE_BOUND, le=COORDINATE_BOUND)]
+
+
+class SeedDataset(BaseModel):
+    """n points uniform in [low, high)², labelled ½ Σ x²: `{"x": …, "y": …}` is a POST /train
+    `data` as it stands."""
+
+    x: Matrix = Field(description="[[x1, x2], …], one row per point.")
+    y: Matrix = Field(description="[[½ Σ x²], …], one row per point: the prediction's shape.")
+    n: int
+    seed: int
+    low: float
+    high: float
+
+
+class GeneratedData(Strict):
+    """The seed's data set, generated by the service exactly as GET /datasets/seed gives it."""
+
+    generator: Literal["seed"]
+    n: Count = Field(100, description="How many points; at most GRADIENT_SERVICE_MAX_BATCH.")
+    seed: Seed = Field(0, description="Seeds `np.random.default_rng(seed)`.")
+    low: Bound = 0.0
+    high: Bound = 1.0
+
+    @model_validator(mode="after")
+    def _low_below_high(self) -> Self:
+        if not self.low < self.high:
+            msg = "low ({low}) must be below high ({high})"
+            raise PydanticCustomError(
+                "low_not_below_high", msg, {"low": self.low, "high": self.high}
+            )
+        return self
+
+
+class GivenData(Strict):
+    """Samples the caller sends: every row of x is one sample, y its target."""
+
+    x: TensorIn = Field(description="[[x1, x2, …], …], one row per sample.")
+    y: TensorOrNumberIn | None = Field(
+        None,
+        description="The prediction's shape, [[y1], …]; class indices for cross_entropy. "
+        "Default (sse and mse, one output): ½ Σ x² per sample.",
+    )
+
+
+def _data_source(value: Any) -> str:
+    if isinstance(value, GeneratedData) or (isinstance(value, dict) and "generator" in value):
+        return "generated"
+    return "given"
+
+
+TrainingData = Annotated[
+    Annotated[GeneratedData, Tag("generated")] | Annotated[GivenData, Tag("given")],
+    Discriminator(_data_source),
+]
+
+
+class TrainRequest(Strict):
+    """SGD with both engines, each on its own weights. `{}` trains the assignment as written."""
+
+    network: Network = Network()
+    weights: dict[str, TensorIn] | None = Field(
+        None,
+        description="The starting weights, keyed like `nn.Sequential(...).state_dict()`. "
+        "Default: initialised from `init_seed`.",
+    )
+    init_seed: Seed = Field(
+        seed.INIT_SEED,
+        description="Without `weights`: start from the weights `torch.manual_seed(init_seed)` "
+        "then building the network gives.",
+    )
+    data: TrainingData = Field(
+        default_factory=lambda: GeneratedData(generator="seed"),
+        description='`{"x": …, "y": …}`, or `{"generator": "seed", "n", "seed", "low", "high"}`. '
+        "Default: the seed's 100 points (generator seed 0 in [0, 1)²).",
+    )
+    loss: LossModel = Field(seed.LOSS, description="As in POST /gradients, per batch.")
+    dtype: DType = "float64"
+    tolerance: Tolerance = Field(
+        default_factory=Tolerance,
+        description="How far the manual engine's weights may drift from autograd's, entry by "
+        "entry, before the run counts as having left tolerance.",
+    )
+    learning_rate: PositiveFinite = Field(
+        0.05, description="SGD's: w ← w − learning_rate·g after every batch."
+    )
+    batch_size: Count = Field(
+        1, description="Samples per step; the last batch of an epoch may be smaller."
+    )
+    epochs: Count = Field(
+        1,
+        description="Passes over the data. Default 1: the assignment's one pass, 100 steps of "
+        "batch 1. epochs × samples × parameters is at most GRADIENT_SERVICE_MAX_TRAINING_COST.",
+    )
+    shuffle_seed: Seed | None = Field(
+        None,
+        description="Without it every epoch takes the samples in order. With it, epoch k takes "
+        "them in the order of the k-th `permutation(n)` drawn from "
+        "`np.random.default_rng(shuffle_seed)`.",
+    )
+    dropout_seed: Seed = Field(
+        0,
+        description="Dropout's masks: every step's forward pass draws them in train mode, one "
+        "step after another, from torch's generator seeded once with `dropout_seed` (as a "
+        "torch loop after `torch.manual_seed(dropout_seed)` would); both engines use the "
+        "same masks.",
+    )
+
+
+class EpochReport(BaseModel):
+    """One epoch, as it completes: a line of the x-ndjson stream."""
+
+    type: Literal["epoch"] = "epoch"
+    epoch: int = Field(description="1 for the first.")
+    step: int = Field(description="SGD steps taken so far, over all epochs.")
+    loss: dict[EngineName, Finite] = Field(
+        description="Per engine, the mean over the epoch's steps of each batch's loss, taken "
+        "before that step's update."
+    )
+    weight_deviation: Deviation = Field(
+        description="The manual engine's weights against autograd's, after the epoch."
+    )
+    elapsed_ms: Finite = Field(description="The epoch's wall time.")
+    engine_ms: dict[EngineName, Finite] = Field(description="Each engine's share of it.")
+
+
+class LeftTolerance(BaseModel):
+    step: int = Field(description="The first step after which some weight was out of tolerance.")
+    epoch: int
+    max_abs: Finite = Field(description="The largest |w_autograd − w_manual| after that step.")
+
+
+class TrainResponse(BaseModel):
+    """The whole run: the JSON answer, and the last line of the x-ndjson stream."""
+
+    type: Literal["summary"] = "summary"
+    epochs: int
+    steps: int
+    samples: int
+    loss_curves: dict[EngineName, list[Finite]] = Field(description="Each epoch's mean loss.")
+    final_weights: dict[EngineName, Gradients] = Field(
+        description="Each engine's weights after the last step, keyed like state_dict."
+    )
+    weight_deviation: Deviation = Field(description="manual's final weights against autograd's.")
+    within_tolerance: bool = Field(
+        description="After every step, every weight of manual was within atol + rtol·|autograd's|."
+    )
+    left_tolerance: LeftTolerance | None = Field(
+        description="Where they first were not; null if they never left."
+    )
+    tolerance: ResolvedTolerance
+    dtype: DType
+    elapsed_ms: Finite
+    engine_ms: dict[EngineName, Finite] = Field(description="Each engine's time over the run.")
+    history: list[EpochReport] | None = Field(
+        None,
+        description="Every epoch's report. Left out of the stream's summary line: the stream "
+        "sent them one by one before it.",
+    )
