@@ -183,7 +183,13 @@ PASSES = {
         [("grad_z", "dL/dz"), ("grad_input", "dL/dinput")],
     ),
     "activation": ([("z", "z"), ("a", "a")], [("grad_a", "dL/da"), ("grad_z", "dL/dz")]),
+    "other": (
+        [("input", "input"), ("output", "output")],
+        [("grad_output", "dL/doutput"), ("grad_input", "dL/dinput")],
+    ),
 }
+ACTIVATIONS = {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu"}
+ACTIVATIONS |= {"silu", "mish"}
 
 
 def trace_batch(page: Page) -> None:
@@ -215,6 +221,21 @@ def shape(values: Any) -> list[int]:
     return [len(values), *shape(values[0])] if isinstance(values, list) else []
 
 
+def assert_cards_hold(cards: list[Any], trace: list[dict[str, Any]]) -> None:
+    """Each layer's card: its index and kind, and its tensors' labels, shapes and first entries,
+    as the API's trace has them."""
+    assert len(cards) == len(trace)
+    for card, step in zip(cards, trace, strict=True):
+        assert card.query_selector("h3").inner_text() == f"Layer {step['index']} {step['type']}"
+        kind = step["type"] if step["type"] == "linear" else "other"
+        kind = "activation" if step["type"] in ACTIVATIONS else kind
+        for name, tensors in zip(("forward", "backward"), PASSES[kind], strict=True):
+            expected = [(label, shape(step[key]), flat(step[key])[:4]) for key, label in tensors]
+            assert pass_tensors(card, name) == expected, (step["index"], name)
+        kept = [(k, shape(v), flat(v)[:4]) for k, v in (step.get("values") or {}).items()]
+        assert pass_tensors(card, "kept") == kept, step["index"]
+
+
 def test_the_trace_shows_every_layer_forward_and_back(browser: Browser, live_url: str) -> None:
     page = open_playground(browser, live_url)
     trace_batch(page)
@@ -231,12 +252,7 @@ def test_the_trace_shows_every_layer_forward_and_back(browser: Browser, live_url
     assert pass_tensors(cards[0], "backward") == [
         ("dL/dx", [3, 2], flat(api["input_gradient"])[:4])
     ]
-    for card, step in zip(cards[1:], api["trace"], strict=True):
-        assert card.query_selector("h3").inner_text() == f"Layer {step['index']} {step['type']}"  # type: ignore[union-attr]
-        kind = "linear" if step["type"] == "linear" else "activation"
-        for name, tensors in zip(("forward", "backward"), PASSES[kind], strict=True):
-            expected = [(label, shape(step[key]), flat(step[key])[:4]) for key, label in tensors]
-            assert pass_tensors(card, name) == expected
+    assert_cards_hold(cards[1:], api["trace"])
 
     first_z = page.locator('#trace-steps > li[data-layer="0"] [data-pass="forward"] dd').nth(1)
     first_z.locator("summary").click()
@@ -441,6 +457,16 @@ def test_a_network_of_every_family_is_sent_as_built(browser: Browser, live_url: 
     assert float(data_value(page, "#loss-value")) == api["loss"]
     assert page.inner_text("#agree-value") == "yes"
     assert "5.0.weight" in api["gradients"]  # the block's inner layer, as torch names it
+
+    page.click("#trace")  # batch-norm and layer-norm statistics, the dropout mask kept
+    page.wait_for_selector("#trace-output[data-state=done]")
+    traced = httpx.post(f"{live_url}/gradients", json={**sent, "trace": True}, timeout=30).json()
+    assert {k for step in traced["trace"] for k in step.get("values") or {}} == {
+        "mean",
+        "var",
+        "mask",
+    }
+    assert_cards_hold(page.query_selector_all("#trace-steps > li[data-type]"), traced["trace"])
     finish(page, "every-family")
 
 
@@ -524,6 +550,7 @@ def test_the_small_cnn_preset_maps_each_channel(browser: Browser, live_url: str)
 
     page.click("#trace")
     page.wait_for_selector("#trace-output[data-state=done]")
+    assert_cards_hold(page.query_selector_all("#trace-steps > li[data-type]"), api["trace"])
     conv = page.locator('#trace-steps > li[data-layer="0"]')
     output = conv.locator('[data-pass="forward"] dd').nth(1)  # [2, 4, 4]: a map per channel
     assert output.locator(".slice").evaluate_all("fs => fs.map((f) => f.dataset.slice)") == [
@@ -533,10 +560,7 @@ def test_the_small_cnn_preset_maps_each_channel(browser: Browser, live_url: str)
     canvas = output.locator('.slice[data-slice="1"] canvas').element_handle()
     probe = hover_cell(page, canvas, 3, 0, 4, 4)
     assert probe == f"output[1, 3, 0] = {api['trace'][0]['output'][1][3][0]}"
-    pool = page.locator('#trace-steps > li[data-layer="2"]').element_handle()
-    assert pass_tensors(pool, "kept") == [
-        ("indices", [2, 2, 2], flat(api["trace"][2]["values"]["indices"])[:4])
-    ]
+    assert list(api["trace"][2]["values"]) == ["indices"]  # max_pool2d keeps them, shown above
     finish(page, "cnn")
 
 
