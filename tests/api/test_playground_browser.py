@@ -631,9 +631,10 @@ def keyed_url() -> Iterator[str]:
         yield server.url
 
 
-# The service closes the page's own files too under a key (security.py opens only the probes and
-# the docs), which no browser can pass; until / and /playground/ are opened like /docs (see
-# tests/routes/test_playground.py), these tests' router adds the key to those files' requests.
+# The service closes the page's own files too under a key (service/api/security.py opens only
+# the probes and the docs), which no browser can pass; until / and /playground/ are opened like
+# /docs (see the xfail in tests/api/routes/test_playground.py), these tests' router adds the key
+# to those files' requests.
 # The page's API calls go through untouched: the key they carry is the one typed in the page.
 
 
