@@ -5,7 +5,9 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
+from service.api.app import create_app
 from service.api.routes.playground import PLAYGROUND_DIR
+from service.core.config import Settings
 
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 CONTROLS = {"input", "select", "textarea"}
@@ -58,11 +60,22 @@ async def test_the_page_and_its_assets_are_served_by_the_app(client: httpx.Async
             assert asset.headers["content-type"].startswith(CONTENT_TYPES[suffix]), url
 
 
-async def test_the_script_asks_only_for_relative_urls() -> None:
-    script = (PLAYGROUND_DIR / "playground.js").read_text()
-    assert "://" not in script.replace('"http://www.w3.org/2000/svg"', "")
+async def test_the_scripts_ask_only_for_relative_urls() -> None:
+    modules = sorted(PLAYGROUND_DIR.glob("*.js"))
+    assert PLAYGROUND_DIR / "playground.js" in modules
+    scripts = "".join(module.read_text() for module in modules)
+    assert "://" not in scripts.replace('"http://www.w3.org/2000/svg"', "")
     for path in ('"examples/seed"', '"gradients"', '"gradients/check"', '"train"'):
-        assert path in script
+        assert path in scripts
+
+
+async def test_the_modules_import_only_their_neighbours() -> None:
+    for module in PLAYGROUND_DIR.glob("*.js"):
+        for line in module.read_text().splitlines():
+            if line.startswith("import "):
+                target = line.rsplit(" from ", 1)[1].strip('";')
+                assert target.startswith("./"), (module.name, line)
+                assert (PLAYGROUND_DIR / target).is_file(), (module.name, line)
 
 
 async def test_no_inline_code_and_a_strict_content_security_policy(
@@ -84,7 +97,9 @@ async def test_every_control_in_the_page_has_a_label(client: httpx.AsyncClient) 
     assert set(page.controls) <= page.labelled, set(page.controls) - page.labelled
 
 
-@pytest.mark.parametrize("path", ["/playground/index.html", "/playground/playground.js"])
+@pytest.mark.parametrize(
+    "path", ["/playground/index.html", "/playground/playground.js", "/playground/dom.js"]
+)
 async def test_the_files_are_under_playground(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 200
 
@@ -92,3 +107,17 @@ async def test_the_files_are_under_playground(client: httpx.AsyncClient, path: s
 async def test_nothing_outside_the_directory_is_served(client: httpx.AsyncClient) -> None:
     assert (await client.get("/playground/%2e%2e/app.py")).status_code == 404
     assert (await client.get("/playground/missing.js")).status_code == 404
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="security.py closes / and /playground/ under a key: no browser can load the page. "
+    "They hold no data, like /docs; opening them is for the owner of service/api/security.py",
+)
+async def test_under_an_api_key_the_page_itself_loads_without_one() -> None:
+    app = create_app(Settings(api_key="a-key"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for path in ("/", "/playground/playground.js", "/playground/playground.css"):
+            assert (await client.get(path)).status_code == 200, path
+        assert (await client.get("/examples/seed")).status_code == 401  # the data stays closed

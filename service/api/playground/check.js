@@ -1,0 +1,93 @@
+// Check: pasted gradients graded by the service (POST gradients/check), the wrong entries marked.
+
+import { post } from "./api.js";
+import { $, el } from "./dom.js";
+import { InputError, parseJson, problemBody, run } from "./problem.js";
+import { shapeOf, short } from "./tensors.js";
+
+const MAX_GRID_ENTRIES = 400; // a grid larger than this (or of 3 axes or more) lists its mismatches instead
+
+function candidateBody() {
+  const given = parseJson("candidate", "Your gradients");
+  if (given === null || typeof given !== "object" || Array.isArray(given)) {
+    throw new InputError("candidate", 'Your gradients must be a JSON object such as {"0.weight": [[…]], …}');
+  }
+  return "gradients" in given ? given : { gradients: given };
+}
+
+function grid(name, values, wrong) {
+  const matrix = Array.isArray(values[0]) ? values : [values];
+  const rows = matrix.map((row, i) => el("tr", {}, ...row.map((v, j) => {
+    const index = Array.isArray(values[0]) ? `${i},${j}` : `${j}`;
+    const mismatch = wrong.get(index);
+    const attributes = { "data-param": name, "data-index": index };
+    if (mismatch) {
+      attributes.class = "wrong";
+      attributes.title = `expected ${mismatch.expected}`;
+    }
+    return el("td", attributes, short(v));
+  })));
+  return el("div", { class: "scroll" }, el("table", { class: "grid", "data-param": name },
+    el("caption", {}, `${name}: yours, the wrong entries marked`), el("tbody", {}, ...rows)));
+}
+
+function mismatchList(finding) {
+  return el("ul", {}, ...finding.mismatches.map((m) => el("li", {},
+    `[${m.index.join(", ")}]: expected ${m.expected}, got ${m.got}`)));
+}
+
+function renderFinding(name, finding, given) {
+  const status = finding.status === "ok" ? "correct" : finding.status.replace("_", " ");
+  const parts = [
+    el("h3", {}, name + " ", el("span", { class: finding.agree ? "yes" : "no" }, status)),
+    el("p", {}, `${finding.correct} of ${finding.entries} entries within tolerance`
+      + (finding.hint ? `. ${finding.hint}` : "")),
+  ];
+  const wrong = new Map(finding.mismatches.map((m) => [m.index.join(","), m]));
+  if (finding.status === "mismatch") {
+    const axes = shapeOf(given).length;
+    const gridFits = axes >= 1 && axes <= 2 && finding.entries <= MAX_GRID_ENTRIES;
+    parts.push(gridFits ? grid(name, given, wrong) : mismatchList(finding));
+  }
+  if (finding.mismatch_count > finding.mismatches.length) {
+    parts.push(el("p", { class: "hint" }, `${finding.mismatch_count} wrong; the worst ${finding.mismatches.length} are shown`));
+  }
+  return el("section", { class: "finding", "data-quantity": name, "data-status": finding.status }, ...parts);
+}
+
+function renderCheck(answer, candidate) {
+  const report = answer.report;
+  const verdict = el("p", { class: "verdict", id: "check-verdict", "data-verdict": report.verdict },
+    el("strong", { class: report.verdict === "pass" ? "yes" : "no" }, report.verdict === "pass" ? "Pass" : "Fail"),
+    `: ${report.correct} of ${report.total} entries right (score ${report.score.toFixed(3)})`);
+  const findings = [];
+  for (const key of ["loss", "prediction", "input_gradient"]) {
+    if (report[key]) findings.push(renderFinding(key, report[key], candidate[key]));
+  }
+  for (const [name, finding] of Object.entries(report.gradients)) {
+    findings.push(renderFinding(name, finding, candidate.gradients[name]));
+  }
+  if (report.unexpected.length) {
+    findings.push(el("p", {}, "Not parameters of this network: " + report.unexpected.join(", ")));
+  }
+  $("check-output").replaceChildren(verdict, ...findings);
+}
+
+export async function check(event) {
+  event.preventDefault();
+  const output = $("check-output");
+  await run(output, output, async () => {
+    const candidate = candidateBody();
+    renderCheck(await post("gradients/check", { ...problemBody(), candidate, max_mismatches: 1000 }), candidate);
+  });
+}
+
+export async function fillCandidate() {
+  const output = $("check-output");
+  await run(output, output, async () => {
+    const answer = await post("gradients", { ...problemBody(), engines: ["autograd"] });
+    const lines = Object.entries(answer.gradients).map(([name, g]) => `  ${JSON.stringify(name)}: ${JSON.stringify(g)}`);
+    $("candidate").value = "{\n" + lines.join(",\n") + "\n}";
+    output.replaceChildren(el("p", { class: "hint" }, "The reference gradients are filled in: change an entry and press Check."));
+  });
+}
