@@ -5,7 +5,8 @@ network or behind a gateway that authenticates. With a key, every request needs 
 `X-API-Key` holding it (compared in constant time), except
 
 - the probes, /healthz and /readyz, which orchestrators call without credentials, and
-- the documentation, /docs, /redoc, /static/… and /openapi.json, which holds no data; Swagger
+- the documentation, /docs, /redoc, /static/… and /openapi.json, and the playground's page
+  and files (/, /playground/…), which hold no data (the page asks for the key); Swagger
   UI's "Authorize" button takes the key for "Try it out".
 
 Everything else is closed, /metrics and routes added later included: the list is of what is
@@ -26,8 +27,8 @@ from service.core.config import Settings
 
 HEADER = "X-API-Key"
 SCHEME = "APIKeyHeader"
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/redoc", "/openapi.json"})
-PUBLIC_PREFIX = "/static/"
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/"})
+PUBLIC_PREFIXES = ("/static/", "/playground/")
 
 UNAUTHORIZED_MSG = f"a valid {HEADER} header is required"
 UNAUTHORIZED_RESPONSE = {
@@ -37,7 +38,7 @@ UNAUTHORIZED_RESPONSE = {
 
 
 def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX)
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def route_path(scope: Scope) -> str:

@@ -44,14 +44,9 @@ def open_playground(
     live_url: str,
     width: int = 1280,
     height: int = 1000,
-    files_key: str | None = None,
 ) -> Page:
     """The page at /, ready, with every request elsewhere aborted and remembered, and the
-    path, headers and JSON body of every API call it makes (`page.calls`).
-
-    `files_key`: the key the router adds to the requests for the page's own files (the
-    document, scripts, styles and images, never its API calls), for a server started with one.
-    """
+    path, headers and JSON body of every API call it makes (`page.calls`)."""
     page = browser.new_page(viewport={"width": width, "height": height})
     page.set_default_timeout(TIMEOUT_MS)
     elsewhere: list[str] = []
@@ -67,8 +62,6 @@ def open_playground(
             body = json.loads(request.post_data) if request.post_data else None
             calls.append(Call(request.url.removeprefix(live_url), request.headers, body))
             route.continue_()
-        elif files_key is not None:
-            route.continue_(headers={**request.headers, "x-api-key": files_key})
         else:
             route.continue_()
 
@@ -631,15 +624,12 @@ def keyed_url() -> Iterator[str]:
         yield server.url
 
 
-# The service closes the page's own files too under a key (service/api/security.py opens only
-# the probes and the docs), which no browser can pass; until / and /playground/ are opened like
-# /docs (see the xfail in tests/api/routes/test_playground.py), these tests' router adds the key
-# to those files' requests.
-# The page's API calls go through untouched: the key they carry is the one typed in the page.
+# Under a key the page and its files stay open (they hold no data, like /docs); every API call
+# the page makes carries the key typed into it.
 
 
 def test_with_the_key_typed_in_every_call_carries_it(browser: Browser, keyed_url: str) -> None:
-    page = open_playground(browser, keyed_url, files_key=KEY)
+    page = open_playground(browser, keyed_url)
     expect_refusals(page, "401 (Unauthorized)", 1)  # GET examples/seed, no key yet
     assert "needs an API key" in page.inner_text("#api-key-message")
     assert page.get_attribute("#api-key", "aria-invalid") == "true"
@@ -676,7 +666,7 @@ def test_with_the_key_typed_in_every_call_carries_it(browser: Browser, keyed_url
 def test_without_the_key_a_401_is_explained_next_to_the_field(
     browser: Browser, keyed_url: str
 ) -> None:
-    page = open_playground(browser, keyed_url, files_key=KEY)
+    page = open_playground(browser, keyed_url)
     page.fill("#api-key", KEY)
     page.press("#api-key", "Tab")
     page.wait_for_selector("body[data-example=loaded]", state="attached")

@@ -109,11 +109,6 @@ async def test_nothing_outside_the_directory_is_served(client: httpx.AsyncClient
     assert (await client.get("/playground/missing.js")).status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="security.py closes / and /playground/ under a key: no browser can load the page. "
-    "They hold no data, like /docs; opening them is for the owner of service/api/security.py",
-)
 async def test_under_an_api_key_the_page_itself_loads_without_one() -> None:
     app = create_app(Settings(api_key="a-key"))
     transport = httpx.ASGITransport(app=app)
