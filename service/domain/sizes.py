@@ -39,7 +39,7 @@ def number_bytes(dtype: str, encoding: str = "json") -> float:
 
 
 @dataclass(frozen=True)
-class Shapes:
+class AnswerShape:
     """What a request's answer is made of, known from its layers and x before any weight is
     drawn: the batch, the widths (x's, then every layer's output), the parameters."""
 
@@ -49,7 +49,7 @@ class Shapes:
     names: int
 
     @classmethod
-    def of(cls, request: GradientsRequest | CheckRequest, settings: Settings) -> "Shapes":
+    def of(cls, request: GradientsRequest | CheckRequest, settings: Settings) -> "AnswerShape":
         """From the layers and x's shape, with the errors and limits `prepare()` would give."""
         layers = network.specs(request.network.layers)
         found = sequence.parameters(layers)
@@ -68,7 +68,7 @@ class GradientsAnswer:
     learning_rate: bool
     trace: bool  # the manual engine's: it runs whether asked for or not
     dtype: str
-    shapes: Shapes
+    shapes: AnswerShape
 
     @classmethod
     def of(cls, request: GradientsRequest, settings: Settings) -> "GradientsAnswer":
@@ -78,7 +78,7 @@ class GradientsAnswer:
             learning_rate=request.learning_rate is not None,
             trace=request.trace,
             dtype=request.dtype,
-            shapes=Shapes.of(request, settings),
+            shapes=AnswerShape.of(request, settings),
         )
 
     @property
@@ -138,7 +138,7 @@ def check_gradients_answer(request: GradientsRequest, settings: Settings) -> Non
 def check_check_answer(request: CheckRequest, settings: Settings) -> None:
     """POST /gradients/check: the reference's values, and a finding per quantity with up to
     max_mismatches mismatches listed."""
-    s = Shapes.of(request, settings)
+    s = AnswerShape.of(request, settings)
     limit = settings.max_response_bytes
     layers = network.specs(request.network.layers)
     arrays = [p.size for p in sequence.parameters(layers)]

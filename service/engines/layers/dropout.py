@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,13 +41,13 @@ class Dropout(Layer):
         mask = torch.empty(shape, dtype=types[dtype])
         return {"mask": mask.bernoulli_(1 - self.p, generator=generator).numpy()}
 
-    def scale(self, mask: Array) -> Array:
-        """mask / (1 − p): the noise torch multiplies by (zero where p = 1)."""
+    def scale(self, mask: Any) -> Any:
+        """mask / (1 − p), a NumPy array or a tensor: the noise torch multiplies by (zero where
+        p = 1)."""
         return mask if self.p == 1 else mask / (1 - self.p)
 
     def torch_forward(self, x: torch.Tensor, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        mask = params["mask"]
-        return x * (mask if self.p == 1 else mask / (1 - self.p))
+        return x * self.scale(params["mask"])
 
     def forward(self, x: Array, params: Mapping[str, Array]) -> tuple[Array, Array]:
         mask = params["mask"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -57,6 +57,8 @@ class BatchNorm(Layer):
     """Per channel (axis 1) over the batch and every position."""
 
     mixes_batch = True
+    ranks: ClassVar[tuple[int, ...]]  # how many axes one sample may have
+    forms: ClassVar[str]  # those samples, as an error names them
     num_features: int
     eps: float = 1e-5
     affine: bool = True
@@ -69,14 +71,6 @@ class BatchNorm(Layer):
         c = (self.num_features,)
         return [Param("running_mean", c), Param("running_var", c), Param("num_batches_tracked", ())]
 
-    def check_channels(self, shape: Shape, forms: str) -> None:
-        if not shape or shape[0] != self.num_features:
-            raise ShapeError(
-                f"{self.kind} takes samples {forms} with C = num_features = {self.num_features} "
-                f"but gets {shape_text(shape)}",
-                "num_features",
-            )
-
     def check_batch(self, batch: int, shape: Shape) -> None:
         if batch * math.prod(shape[1:]) <= 1:
             raise ShapeError(
@@ -86,6 +80,13 @@ class BatchNorm(Layer):
             )
 
     def output_shape(self, shape: Shape) -> Shape:
+        """The same shape, of a sample form the kind takes, with C = num_features channels."""
+        if len(shape) not in self.ranks or shape[0] != self.num_features:
+            raise ShapeError(
+                f"{self.kind} takes samples {self.forms} with C = num_features = "
+                f"{self.num_features} but gets {shape_text(shape)}",
+                "num_features",
+            )
         return shape
 
     def cost(self, shape: Shape) -> int:
@@ -124,37 +125,19 @@ class BatchNorm(Layer):
 
 @dataclass(frozen=True)
 class BatchNorm1d(BatchNorm):
-    """One sample is [C] or [C, L]."""
-
     kind = "batch_norm1d"
-
-    def output_shape(self, shape: Shape) -> Shape:
-        if len(shape) not in (1, 2):
-            raise ShapeError(
-                f"batch_norm1d takes samples [C] or [C, L] but gets {shape_text(shape)}",
-                "num_features",
-            )
-        self.check_channels(shape, "[C] or [C, L]")
-        return shape
+    ranks = (1, 2)
+    forms = "[C] or [C, L]"
 
 
 @dataclass(frozen=True)
 class BatchNorm2d(BatchNorm):
-    """One sample is [C, H, W]."""
-
     kind = "batch_norm2d"
+    ranks = (3,)
+    forms = "[C, H, W]"
 
     def sample_ndim(self) -> int | None:
         return 3
-
-    def output_shape(self, shape: Shape) -> Shape:
-        if len(shape) != 3:
-            raise ShapeError(
-                f"batch_norm2d takes samples [C, H, W] but gets {shape_text(shape)}",
-                "num_features",
-            )
-        self.check_channels(shape, "[C, H, W]")
-        return shape
 
 
 @dataclass(frozen=True)
