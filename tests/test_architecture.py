@@ -115,6 +115,30 @@ def test_layers_import_only_downward(layer: str, path: Path) -> None:
     assert not wrong, f"{path.relative_to(SERVICE)} imports {sorted(wrong)}"
 
 
+def test_routers_do_not_import_each_other() -> None:
+    """What routers share lives in routes/common.py and routes/deps.py, not in a router."""
+    routes = SERVICE / "api" / "routes"
+    shared = {"service.api.routes.common", "service.api.routes.deps"}
+    for path in sorted(routes.glob("*.py")):
+        others = {
+            name for name in imported_names(path)
+            if name.startswith("service.api.routes.") and name not in shared
+        }  # fmt: skip
+        assert not others, f"{path.name} imports the routers {sorted(others)}"
+
+
+def test_routers_hold_no_maths_and_no_serialisers() -> None:
+    """Answers are built in service.domain.answers and written by service.api.http.dumps."""
+    for path in sorted((SERVICE / "api" / "routes").glob("*.py")):
+        names = imported_names(path)
+        assert "numpy" not in names, f"{path.name} imports numpy"
+        shapers = [
+            node.name for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef) and node.name.endswith("_json")
+        ]  # fmt: skip
+        assert not shapers, f"{path.name} shapes answers by hand: {shapers}"
+
+
 def test_every_module_sits_in_a_layer() -> None:
     loose = sorted(p.name for p in SERVICE.glob("*.py") if p.name not in ("__init__.py", "cli.py"))
     assert loose == [], "each module belongs in api/, domain/, engines/, schemas/, core/ or client/"

@@ -13,6 +13,7 @@ exact field holding the non-finite number (a 422) rather than a character offset
 
 import json
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import asdict, is_dataclass
 from functools import partial
 from typing import Any
 
@@ -23,7 +24,7 @@ import pybase64
 from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,12 +46,7 @@ class JSONResponse(StarletteJSONResponse):
     on_sent: Callable[[], None] | None = None  # once the answer is out, or its client gone
 
     def render(self, content: Any) -> bytes:
-        try:
-            return orjson.dumps(content, default=contiguous, option=orjson.OPT_SERIALIZE_NUMPY)
-        except orjson.JSONEncodeError:
-            return orjson.dumps(
-                encodable(content), default=contiguous, option=orjson.OPT_SERIALIZE_NUMPY
-            )
+        return dumps(content)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A large answer goes out a chunk at a time: uvicorn takes a chunk only once the client
@@ -74,12 +70,37 @@ class JSONResponse(StarletteJSONResponse):
                 self.on_sent()
 
 
-def contiguous(value: Any) -> Any:
-    """orjson writes C-contiguous arrays natively; a strided view (a transposed gradient, a
-    slice) is copied into one first."""
+def dumps(content: Any, option: int = 0) -> bytes:
+    """The one serialiser of answers: dicts, lists, dataclasses, NumPy arrays and response
+    models built with `model_construct` (service.domain.answers)."""
+    option |= orjson.OPT_SERIALIZE_NUMPY
+    try:
+        return orjson.dumps(content, default=unfold, option=option)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(encodable(unfolded(content)), default=unfold, option=option)
+
+
+def unfold(value: Any) -> Any:
+    """What orjson does not write itself: a response model is its fields; a strided array (a
+    transposed gradient, a slice) is copied into a C-contiguous one."""
+    if isinstance(value, BaseModel):
+        return value.__dict__
     if isinstance(value, np.ndarray) and not value.flags.c_contiguous:
         return np.ascontiguousarray(value)
     raise TypeError
+
+
+def unfolded(content: Any) -> Any:
+    """`content` with every response model and dataclass written out as a dict."""
+    if isinstance(content, BaseModel):
+        content = content.__dict__
+    elif is_dataclass(content) and not isinstance(content, type):
+        content = asdict(content)
+    if isinstance(content, dict):
+        return {key: unfolded(value) for key, value in content.items()}
+    if isinstance(content, list | tuple):
+        return [unfolded(value) for value in content]
+    return content
 
 
 def base64_tensor(array: np.ndarray) -> dict[str, Any]:
@@ -96,6 +117,8 @@ def base64_arrays(content: Any, done: dict[int, dict[str, Any]] | None = None) -
     """`content` with every array (not scalars) written as a base64 tensor; an array that
     appears twice (the reference's gradients, top level and under engines) is encoded once."""
     done = {} if done is None else done
+    if isinstance(content, BaseModel):
+        content = content.__dict__
     if isinstance(content, dict):
         return {key: base64_arrays(value, done) for key, value in content.items()}
     if isinstance(content, list):

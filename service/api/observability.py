@@ -85,7 +85,7 @@ def observe_report(report: Report) -> None:
     for engine, result in report.results.items():
         ENGINE_SECONDS.labels(engine).observe(result.elapsed_ms / 1000)
     for engine, deviation in report.deviations.items():
-        if not deviation.overall.agree:
+        if not deviation.agree:
             DISAGREEMENTS.labels(engine).inc()
 
 

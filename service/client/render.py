@@ -3,14 +3,8 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from service.schemas.models import (
-    CheckResponse,
-    EngineDeviation,
-    Finding,
-    GradientsResponse,
-    ResolvedTolerance,
-)
-from service.schemas.values import Deviation
+from service.schemas.models import CheckResponse, GradientsResponse
+from service.schemas.values import Deviation, EngineDeviation, Finding, Tolerance
 
 MAX_SHOWN = 8  # a tensor with more entries is summarised by its shape and first entries
 
@@ -51,7 +45,7 @@ def summary(tensor: Any) -> str:
     return f"shape {shape(tensor)}: {first}, … ({len(values)} values)"
 
 
-def tolerance(t: ResolvedTolerance) -> str:
+def tolerance(t: Tolerance) -> str:
     return f"atol {t.atol:g}, rtol {t.rtol:g}"
 
 

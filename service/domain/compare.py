@@ -5,8 +5,7 @@ Differences are taken in float64 whatever the dtype, so the comparison adds no r
 
 import numpy as np
 
-from service.engines import Tolerance
-from service.schemas.values import Deviation
+from service.schemas.values import Deviation, Tolerance
 
 __all__ = ["Deviation", "Tolerance", "combine", "deviation", "deviations", "distance"]
 

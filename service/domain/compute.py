@@ -12,10 +12,10 @@ import numpy as np
 
 from service.core.config import Settings
 from service.core.exceptions import LimitExceeded, NonFiniteResult
-from service.domain.compare import Deviation, Tolerance, combine, deviations
+from service.domain.compare import Tolerance, combine, deviations
 from service.engines import Engine, EngineResult, Problem, autograd, manual, numeric
-from service.schemas.models import NumericOptions
-from service.schemas.models import Tolerance as RequestTolerance
+from service.schemas.models import NumericOptions, RequestedTolerance
+from service.schemas.values import EngineDeviation
 
 REFERENCE = "autograd"
 ENGINES: dict[str, Engine] = {
@@ -43,7 +43,7 @@ class Plan:
 def plan(
     problem: Problem,
     engines: Sequence[str],
-    asked: RequestTolerance,
+    asked: RequestedTolerance,
     numeric_options: NumericOptions | None,
     forward_cost: int,
     settings: Settings,
@@ -81,7 +81,7 @@ def default_tolerance(dtype: str, settings: Settings) -> Tolerance:
     return Tolerance(settings.float64_atol, settings.float64_rtol)
 
 
-def resolve(asked: RequestTolerance, default: Tolerance) -> Tolerance:
+def resolve(asked: RequestedTolerance, default: Tolerance) -> Tolerance:
     return Tolerance(
         atol=default.atol if asked.atol is None else asked.atol,
         rtol=default.rtol if asked.rtol is None else asked.rtol,
@@ -92,29 +92,18 @@ def fixed(tolerance: Tolerance) -> ToleranceRule:
     return lambda reference: tolerance
 
 
-def numeric_rule(asked: RequestTolerance, dtype: str, settings: Settings) -> ToleranceRule:
+def numeric_rule(asked: RequestedTolerance, dtype: str, settings: Settings) -> ToleranceRule:
     """Central differences' tolerance: it grows with the loss; a float32 reference's own
     rounding needs at least the float32 defaults."""
 
     def rule(reference: EngineResult) -> Tolerance:
-        default = numeric.tolerance(float(reference.loss))
+        default = Tolerance(*numeric.tolerance(float(reference.loss)))
         if dtype == "float32":
             floor = default_tolerance("float32", settings)
             default = Tolerance(max(default.atol, floor.atol), max(default.rtol, floor.rtol))
         return resolve(asked, default)
 
     return rule
-
-
-@dataclass(frozen=True)
-class EngineDeviation:
-    loss: Deviation
-    prediction: Deviation
-    gradients: dict[str, Deviation]
-    input_gradient: Deviation
-    updated_weights: dict[str, Deviation] | None
-    overall: Deviation
-    tolerance: Tolerance
 
 
 @dataclass(frozen=True)
@@ -128,7 +117,7 @@ class Report:
 
     @property
     def agree(self) -> bool:
-        return all(d.overall.agree for d in self.deviations.values())
+        return all(d.agree for d in self.deviations.values())
 
 
 def quantities(result: EngineResult) -> Iterator[tuple[str, np.ndarray]]:
@@ -166,8 +155,17 @@ def compare(result: EngineResult, reference: EngineResult, tol: Tolerance) -> En
     loss, prediction, input_gradient = found[:3]
     gradients = dict(zip(names, found[3 : 3 + len(names)], strict=True))
     updated_weights = dict(zip(names, found[3 + len(names) :], strict=True)) if updated else None
+    overall = combine(found)
     return EngineDeviation(
-        loss, prediction, gradients, input_gradient, updated_weights, combine(found), tol
+        loss=loss,
+        prediction=prediction,
+        gradients=gradients,
+        input_gradient=input_gradient,
+        updated_weights=updated_weights,
+        max_abs=overall.max_abs,
+        max_rel=overall.max_rel,
+        agree=overall.agree,
+        tolerance=tol,
     )
 
 
@@ -185,6 +183,6 @@ def compute(
         results[name] = engine(problem)
         check_finite(name, results[name])
         deviations[name] = compare(results[name], reference, tolerances[name](reference))
-        if not np.isfinite(deviations[name].overall.max_abs):
+        if not np.isfinite(deviations[name].max_abs):
             raise NonFiniteResult(name, "deviation from the reference")
     return Report(results, deviations)

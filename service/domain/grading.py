@@ -8,61 +8,14 @@ backprop bugs.
 """
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from service.domain.compare import Tolerance, distance
 from service.schemas.arrays import Ragged
-from service.schemas.values import Mismatch
-
-Status = Literal["ok", "mismatch", "wrong_shape", "missing"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    status: Status
-    expected_shape: tuple[int, ...]
-    shape: tuple[int, ...] | None  # None when missing or ragged
-    entries: int  # how many the reference has
-    correct: int  # how many of them the candidate has within tolerance
-    max_abs: float | None = None  # only when the shapes match
-    max_rel: float | None = None
-    mismatches: list[Mismatch] = field(default_factory=list)  # the worst, worst first
-    mismatch_count: int = 0
-    hint: str | None = None
-
-    @property
-    def agree(self) -> bool:
-        return self.status == "ok"
-
-
-@dataclass(frozen=True)
-class Grade:
-    quantities: dict[str, Finding]  # "loss", "prediction", "input_gradient" when given
-    gradients: dict[str, Finding]  # every parameter, missing ones included
-    unexpected: list[str]
-
-    @property
-    def correct(self) -> int:
-        return sum(f.correct for f in self.findings())
-
-    @property
-    def total(self) -> int:
-        return sum(f.entries for f in self.findings())
-
-    @property
-    def score(self) -> float:
-        """The fraction of entries within tolerance: partial credit."""
-        return self.correct / self.total if self.total else 1.0
-
-    @property
-    def passed(self) -> bool:
-        return not self.unexpected and all(f.agree for f in self.findings())
-
-    def findings(self) -> list[Finding]:
-        return [*self.quantities.values(), *self.gradients.values()]
+from service.schemas.models import Expected
+from service.schemas.values import CheckReport, Finding, Mismatch
 
 
 def candidate_shape(value: float | np.ndarray | Ragged) -> tuple[int, ...] | None:
@@ -136,12 +89,12 @@ def grade_one(
     expected = np.asarray(expected, dtype=np.float64)
     entries = int(expected.size)
     if candidate is None:
-        return Finding("missing", expected.shape, None, entries, 0)
+        return Finding("missing", expected.shape, None, entries, correct=0, agree=False)
     shape = candidate_shape(candidate)
     values = None if shape is None else np.asarray(candidate, dtype=np.float64)
     if values is None or values.shape != expected.shape:
         hint = shape_hint(values, expected, tol)
-        return Finding("wrong_shape", expected.shape, shape, entries, 0, hint=hint)
+        return Finding("wrong_shape", expected.shape, shape, entries, 0, False, hint=hint)
 
     diff = distance(values, expected)
     scale = np.maximum(np.abs(values), np.abs(expected))
@@ -165,6 +118,7 @@ def grade_one(
         shape=values.shape,
         entries=entries,
         correct=entries - len(wrong),
+        agree=not len(wrong),
         max_abs=float(diff.max(initial=0.0)),
         max_rel=float(rel.max(initial=0.0)),
         mismatches=mismatches,
@@ -175,23 +129,43 @@ def grade_one(
 
 def grade(
     candidate: dict[str, Any],
-    expected: dict[str, Any],
+    expected: Expected,
     tol: Tolerance,
     max_mismatches: int,
     batch: int,
-) -> Grade:
-    """`candidate` and `expected` hold "loss", "prediction", "input_gradient" (each optional in
-    the candidate) and "gradients" (a dict by parameter name), shaped as in a response."""
+) -> CheckReport:
+    """`candidate` holds "loss", "prediction", "input_gradient" (each optional) and "gradients"
+    (a dict by parameter name), shaped as `expected`, the reference, is."""
 
     def one(value: Any, reference: Any) -> Finding:
         return grade_one(value, np.asarray(reference), tol, max_mismatches, batch)
 
+    reference = {
+        "loss": expected.loss,
+        "prediction": expected.prediction,
+        "input_gradient": expected.input_gradient,
+    }
     quantities = {
-        name: one(candidate[name], expected[name])
-        for name in ("loss", "prediction", "input_gradient")
+        name: one(candidate[name], value)
+        for name, value in reference.items()
         if candidate.get(name) is not None
     }
     given = candidate.get("gradients", {})
-    gradients = {name: one(given.get(name), ref) for name, ref in expected["gradients"].items()}
-    unexpected = [name for name in given if name not in expected["gradients"]]
-    return Grade(quantities, gradients, unexpected)
+    gradients = {name: one(given.get(name), ref) for name, ref in expected.gradients.items()}
+    unexpected = [name for name in given if name not in expected.gradients]
+    findings = [*quantities.values(), *gradients.values()]
+    correct = sum(f.correct for f in findings)
+    total = sum(f.entries for f in findings)
+    passed = not unexpected and all(f.agree for f in findings)
+    return CheckReport(
+        verdict="pass" if passed else "fail",
+        score=correct / total if total else 1.0,  # partial credit: entries within tolerance
+        correct=correct,
+        total=total,
+        loss=quantities.get("loss"),
+        prediction=quantities.get("prediction"),
+        input_gradient=quantities.get("input_gradient"),
+        gradients=gradients,
+        missing=[name for name, f in gradients.items() if f.status == "missing"],
+        unexpected=unexpected,
+    )

@@ -34,11 +34,12 @@ import numpy as np
 
 from service.core.config import Settings
 from service.core.exceptions import ErrorItem, InvalidRequest, LimitExceeded
-from service.domain import compare, network
+from service.domain import compare, compute, network
 from service.domain.compare import Deviation, Tolerance
+from service.domain.compute import REFERENCE
 from service.domain.datasets import seed_dataset
 from service.domain.problem import prepare
-from service.engines import Engine, EngineResult, Problem, autograd, manual
+from service.engines import Engine, EngineResult, Problem, autograd
 from service.engines.layers import sequence
 from service.schemas.models import (
     GeneratedData,
@@ -47,14 +48,13 @@ from service.schemas.models import (
     ProblemRequest,
     TrainRequest,
 )
-from service.schemas.values import LeftTolerance
+from service.schemas.values import EpochReport, LeftTolerance
 
 STEP_COST = 55_000  # every step, whatever its size
 LAYER_STEP_COST = 8_000  # every layer, every step
 PARAMETER_STEP_COST = 6  # every parameter, every step
 
-ENGINES: dict[str, Engine] = {"autograd": autograd.run, "manual": manual.run}
-REFERENCE = "autograd"
+ENGINES: dict[str, Engine] = {name: compute.ENGINES[name] for name in (REFERENCE, "manual")}
 Weights = dict[str, np.ndarray]
 
 
@@ -140,16 +140,6 @@ class Cost:
                 f"{self.steps_per_epoch:,} × {self.step:,}), in units of ~4 ns "
                 "(fewer epochs, or a larger batch_size, cost less)",
             )
-
-
-@dataclass(frozen=True)
-class Epoch:
-    epoch: int  # 1 for the first
-    step: int  # steps taken so far, over all epochs
-    loss: dict[str, float]  # per engine, the mean of the epoch's step losses
-    weight_deviation: Deviation  # manual's weights against autograd's, after the epoch
-    elapsed_ms: float
-    engine_ms: dict[str, float]
 
 
 class Diverged(InvalidRequest):
@@ -275,7 +265,7 @@ class Trainer:
         self.steps = 0
         self.epochs_done = 0
         self.loss_curves: dict[str, list[float]] = {name: [] for name in ENGINES}
-        self.last: Epoch | None = None
+        self.last: EpochReport | None = None
         self.elapsed_ms = 0.0
         self.engine_ms = dict.fromkeys(ENGINES, 0.0)
         self.left_tolerance: LeftTolerance | None = None
@@ -321,7 +311,7 @@ class Trainer:
             self.left_tolerance = LeftTolerance(self.steps, self.epoch, distance)
         return results
 
-    def run_epoch(self, stop: Callable[[], bool] = lambda: False) -> Epoch:
+    def run_epoch(self, stop: Callable[[], bool] = lambda: False) -> EpochReport:
         """The next epoch; `stop` is asked before every step, and `Stopped` raised if it says so
         (the epoch is then left unfinished)."""
         start = time.perf_counter()
@@ -344,7 +334,7 @@ class Trainer:
                 raise Diverged(name, "mean loss", self.steps, self.epoch)
         if not math.isfinite(apart.max_abs):
             raise Diverged("manual", "distance from autograd's weights", self.steps, self.epoch)
-        report = Epoch(
+        report = EpochReport(
             epoch=self.epoch,
             step=self.steps,
             loss=mean_loss,

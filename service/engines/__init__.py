@@ -16,14 +16,6 @@ from service.engines.losses import Loss
 
 
 @dataclass(frozen=True)
-class Tolerance:
-    """How close two results must be: |a − b| ≤ atol + rtol·|reference|, entry by entry."""
-
-    atol: float
-    rtol: float
-
-
-@dataclass(frozen=True)
 class Problem:
     """A network with its weights, a batch of inputs and targets, a loss, in one dtype."""
 

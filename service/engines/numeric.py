@@ -13,7 +13,7 @@ its copies carry that sample alone; every loss is still taken over the whole bat
 Step: h = DEFAULT_STEP·max(1, |θ|) per entry. A central difference errs by O(h²) truncation
 (h²·|d³L/dθ³|/6) plus O(ε·|L|/h) rounding of L(θ + h) − L(θ − h); ∛ε ≈ 6e-6 balances the two at
 unit scale, and max(1, |θ|) makes the step relative for large entries. On the nets measured for
-DEFAULT_TOLERANCE a step of 1e-5 to 3e-5 was slightly more accurate (rounding dominates there),
+the tolerance (ATOL, RTOL) a step of 1e-5 to 3e-5 was slightly more accurate (rounding dominates),
 but a larger step straddles more kinks (below): at 1e-4 one relu net was already off by 6e-4.
 
 Kinks: relu, leaky_relu and elu are not differentiable at 0, and softplus jumps where beta·z
@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from service.engines import EngineResult, Problem, Tolerance, manual
+from service.engines import EngineResult, Problem, manual
 from service.engines.layers import Activation, Layer, sequence
 from service.engines.layers.linear import Linear
 
@@ -40,30 +40,29 @@ LayerFunction = Callable[[Array], Array]
 
 DEFAULT_STEP = 6e-6  # ∛ε for float64 (ε = 2.2e-16), scaled per entry by max(1, |θ|)
 
-# |numeric − exact| ≤ atol + rtol·|exact|, central differences against exact float64 gradients,
-# for |L| ≤ 10; `tolerance(loss)` grows atol with the loss beyond that. Measured with DEFAULT_STEP
-# over every activation × sse/mse (worst max |numeric − autograd|): the seed net, 2.6e-11;
-# 2-10-10-1 at torch's init, batch 1 and 32, 4.7e-9 (at L = 162); 784-256-256-10 at torch's init,
-# batch 1, 2.2e-10; the test nets (3-5-4-2 and 6-16-16-3, weights N(0, 0.8²), batch 1-16), 5.3e-7
-# (at L = 15845). The absolute part is rounding, ≤ ~2e-10·max(1, |L|) (ε/h = 3.7e-11 times the
-# cancellation in the forward); what is left is truncation, relative, ~1e-9 on these nets (it
-# grows with h² and with the inputs' scale). Against `tolerance(L)` the worst case used 0.55% of
-# it, so ≥ 100× margin, while a real mistake (a wrong sign, a missing term) is off by a good
-# fraction of the gradient. For a float32 problem use the float32 tolerance of the exact
-# engines: the reference's own float32 rounding dominates.
-DEFAULT_TOLERANCE = Tolerance(atol=1e-7, rtol=1e-6)
-TOLERANCE_LOSS_SCALE = 10.0  # DEFAULT_TOLERANCE.atol holds up to this |L|
+# |numeric − exact| ≤ atol + rtol·|exact|, central differences against exact float64 gradients, for
+# |L| ≤ 10 (ATOL, RTOL); `tolerance(loss)` grows atol with the loss beyond that. Measured with
+# DEFAULT_STEP over every activation × sse/mse (worst max |numeric − autograd|): the seed net,
+# 2.6e-11; 2-10-10-1 at torch's init, batch 1 and 32, 4.7e-9 (at L = 162); 784-256-256-10 at torch's
+# init, batch 1, 2.2e-10; the test nets (3-5-4-2 and 6-16-16-3, weights N(0, 0.8²), batch 1-16),
+# 5.3e-7 (at L = 15845). The absolute part is rounding, ≤ ~2e-10·max(1, |L|) (ε/h = 3.7e-11 times
+# the cancellation in the forward); what is left is truncation, relative, ~1e-9 on these nets (it
+# grows with h² and with the inputs' scale). Against `tolerance(L)` the worst case used 0.55% of it,
+# so ≥ 100× margin, while a real mistake (a wrong sign, a missing term) is off by a good fraction of
+# the gradient. For a float32 problem use the float32 tolerance of the exact engines: the
+# reference's own float32 rounding dominates.
+ATOL, RTOL = 1e-7, 1e-6  # the tolerance of `tolerance(L)` for |L| ≤ LOSS_SCALE
+LOSS_SCALE = 10.0
 
 # Largest working array of one chunk, in float64s: 1 MiB stays near the cache; 8 MiB was ~20%
 # slower on 200-256-256-10 and 20-64-64-64-1, and much smaller chunks pay Python overhead.
 CHUNK_FLOATS = 1 << 17
 
 
-def tolerance(loss: float) -> Tolerance:
-    """DEFAULT_TOLERANCE with atol grown in proportion to |loss| past TOLERANCE_LOSS_SCALE: the
-    rounding error of a central difference is proportional to the loss."""
-    scale = max(1.0, abs(float(loss)) / TOLERANCE_LOSS_SCALE)
-    return Tolerance(DEFAULT_TOLERANCE.atol * scale, DEFAULT_TOLERANCE.rtol)
+def tolerance(loss: float) -> tuple[float, float]:
+    """(atol, rtol) for this engine's answers: ATOL grown in proportion to |loss| past
+    LOSS_SCALE, as the rounding error of a central difference is proportional to the loss."""
+    return ATOL * max(1.0, abs(float(loss)) / LOSS_SCALE), RTOL
 
 
 # --- the network, replayed on copies -----------------------------------------------------------

@@ -53,7 +53,14 @@ from service.schemas.constraints import (
 )
 from service.schemas.layers import LayerModel
 from service.schemas.losses import LossModel
-from service.schemas.values import Deviation, LeftTolerance, Mismatch
+from service.schemas.values import (
+    CheckReport,
+    Deviation,
+    EngineDeviation,
+    EpochReport,
+    LeftTolerance,
+    Tolerance,
+)
 
 Matrix = list[list[Finite]]
 
@@ -209,7 +216,7 @@ class Network(Strict):
         return layers
 
 
-class Tolerance(Strict):
+class RequestedTolerance(Strict):
     """`agree` holds where |engine − reference| ≤ atol + rtol·|reference| for every entry."""
 
     atol: Annotated[Finite, Field(ge=0)] | None = Field(
@@ -233,8 +240,8 @@ class NumericOptions(Strict):
     step: Annotated[Finite, Field(gt=0, le=0.1)] = Field(
         6e-6, description="h = step·max(1, |θ|) per entry; ∛ε balances truncation and rounding."
     )
-    tolerance: Tolerance = Field(
-        default_factory=Tolerance,
+    tolerance: RequestedTolerance = Field(
+        default_factory=RequestedTolerance,
         description="Default: atol 1e-7·max(1, |L|/10), rtol 1e-6 (float64); for float32 "
         "problems at least the float32 defaults.",
     )
@@ -273,8 +280,8 @@ class NetworkRequest(Strict):
         "but sse.",
     )
     dtype: DType = "float64"
-    tolerance: Tolerance = Field(
-        default_factory=Tolerance,
+    tolerance: RequestedTolerance = Field(
+        default_factory=RequestedTolerance,
         description="How close the other engines must come to autograd (in training: the "
         "manual engine's weights, after every step).",
     )
@@ -335,26 +342,9 @@ class EngineOutput(BaseModel):
     gradients: Gradients
     input_gradient: Tensor = Field(description="dL/dx, the shape of x.")
     updated_weights: Gradients | None = Field(
-        None, description="w − learning_rate·g, with a learning rate."
+        None, description="w − learning_rate·g with a learning rate; else null."
     )
     elapsed_ms: Finite
-
-
-class ResolvedTolerance(BaseModel):
-    atol: Finite
-    rtol: Finite
-
-
-class EngineDeviation(BaseModel):
-    loss: Deviation
-    prediction: Deviation
-    gradients: dict[str, Deviation]
-    input_gradient: Deviation
-    updated_weights: dict[str, Deviation] | None = None
-    max_abs: Finite = Field(description="the largest max_abs above")
-    max_rel: Finite = Field(description="the largest max_rel above")
-    agree: bool = Field(description="every quantity above agrees")
-    tolerance: ResolvedTolerance = Field(description="what `agree` was judged with")
 
 
 ActivationName = Literal[
@@ -414,10 +404,12 @@ class GradientsResponse(BaseModel):
     gradients: Gradients = Field(description="The reference engine's, keyed like the weights.")
     input_gradient: Tensor = Field(description="The reference engine's dL/dx, the shape of x.")
     updated_weights: Gradients | None = Field(
-        None, description="The reference's w − learning_rate·g: `torch.optim.SGD(lr).step()`."
+        None,
+        description="The reference's w − learning_rate·g (`torch.optim.SGD(lr).step()`) with a "
+        "learning rate; else null.",
     )
     trace: list[TraceLayer] | None = Field(
-        None, description="With `trace`: the manual engine's values, layer by layer."
+        None, description="With `trace`: the manual engine's values, layer by layer; else null."
     )
     engines: dict[str, EngineOutput]
     deviations: dict[str, EngineDeviation] = Field(
@@ -425,7 +417,7 @@ class GradientsResponse(BaseModel):
     )
     agree: bool
     dtype: DType
-    tolerance: ResolvedTolerance = Field(description="The analytic engines' (manual's).")
+    tolerance: Tolerance = Field(description="The analytic engines' (manual's).")
 
 
 # --- POST /gradients/check --------------------------------------------------------------------
@@ -461,35 +453,6 @@ class CheckRequest(ProblemRequest):
     )
 
 
-class Finding(BaseModel):
-    status: Literal["ok", "mismatch", "wrong_shape", "missing"]
-    expected_shape: list[int]
-    shape: list[int] | None = Field(description="The candidate's; null when missing or ragged.")
-    entries: int
-    correct: int = Field(description="Entries within atol + rtol·|expected|.")
-    max_abs: Finite | None
-    max_rel: Finite | None
-    agree: bool
-    mismatch_count: int
-    mismatches: list[Mismatch] = Field(description="The worst first, at most max_mismatches.")
-    hint: str | None = Field(
-        description="What the mistake looks like: a transpose, a constant factor, a reshape."
-    )
-
-
-class CheckReport(BaseModel):
-    verdict: Literal["pass", "fail"]
-    score: Finite = Field(description="Fraction of entries within tolerance: partial credit.")
-    correct: int
-    total: int
-    loss: Finding | None
-    prediction: Finding | None
-    input_gradient: Finding | None
-    gradients: dict[str, Finding] = Field(description="Every parameter, missing ones included.")
-    missing: list[str]
-    unexpected: list[str]
-
-
 class Expected(BaseModel):
     loss: Finite
     prediction: Tensor
@@ -502,7 +465,7 @@ class CheckResponse(BaseModel):
     expected: Expected = Field(description="The reference values the candidate was graded on.")
     report: CheckReport
     dtype: DType
-    tolerance: ResolvedTolerance
+    tolerance: Tolerance
 
 
 class ErrorDetail(BaseModel):
@@ -622,23 +585,6 @@ class TrainRequest(NetworkRequest):
     )
 
 
-class EpochReport(BaseModel):
-    """One epoch, as it completes: a line of the x-ndjson stream."""
-
-    type: Literal["epoch"] = "epoch"
-    epoch: int = Field(description="1 for the first.")
-    step: int = Field(description="SGD steps taken so far, over all epochs.")
-    loss: dict[EngineName, Finite] = Field(
-        description="Per engine, the mean over the epoch's steps of each batch's loss, taken "
-        "before that step's update."
-    )
-    weight_deviation: Deviation = Field(
-        description="The manual engine's weights against autograd's, after the epoch."
-    )
-    elapsed_ms: Finite = Field(description="The epoch's wall time.")
-    engine_ms: dict[EngineName, Finite] = Field(description="Each engine's share of it.")
-
-
 class TrainResponse(BaseModel):
     """The whole run: the JSON answer, and the last line of the x-ndjson stream."""
 
@@ -657,12 +603,12 @@ class TrainResponse(BaseModel):
     left_tolerance: LeftTolerance | None = Field(
         description="Where they first were not; null if they never left."
     )
-    tolerance: ResolvedTolerance
+    tolerance: Tolerance
     dtype: DType
     elapsed_ms: Finite
     engine_ms: dict[EngineName, Finite] = Field(description="Each engine's time over the run.")
     history: list[EpochReport] | None = Field(
         None,
-        description="Every epoch's report. Left out of the stream's summary line: the stream "
+        description="Every epoch's report; null in the stream's summary line, as the stream "
         "sent them one by one before it.",
     )

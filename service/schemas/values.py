@@ -1,10 +1,18 @@
 """Values the domain computes and the responses carry as they are: one class each, documented
 here for the spec and written by orjson natively (a dataclass is a JSON object)."""
 
-from dataclasses import dataclass
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 from pydantic import Field
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close two results must be: |a − b| ≤ atol + rtol·|reference|, entry by entry."""
+
+    atol: float
+    rtol: float
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,71 @@ class Mismatch:
 
 
 @dataclass(frozen=True)
+class EngineDeviation:
+    """How far one engine is from the reference, quantity by quantity."""
+
+    loss: Deviation
+    prediction: Deviation
+    gradients: dict[str, Deviation]
+    input_gradient: Deviation
+    updated_weights: dict[str, Deviation] | None
+    max_abs: Annotated[float, Field(description="the largest max_abs above")]
+    max_rel: Annotated[float, Field(description="the largest max_rel above")]
+    agree: Annotated[bool, Field(description="every quantity above agrees")]
+    tolerance: Annotated[Tolerance, Field(description="what `agree` was judged with")]
+
+
+Status = Literal["ok", "mismatch", "wrong_shape", "missing"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """How one quantity of a candidate compares with the reference."""
+
+    status: Status
+    expected_shape: tuple[int, ...]
+    shape: Annotated[
+        tuple[int, ...] | None, Field(description="The candidate's; null when missing or ragged.")
+    ]
+    entries: Annotated[int, Field(description="How many the reference has.")]
+    correct: Annotated[int, Field(description="Entries within atol + rtol·|expected|.")]
+    agree: Annotated[bool, Field(description="status is ok")]
+    max_abs: float | None = None  # only when the shapes match
+    max_rel: float | None = None
+    mismatch_count: int = 0
+    mismatches: Annotated[
+        list[Mismatch], Field(description="The worst first, at most max_mismatches.")
+    ] = field(default_factory=list)
+    hint: Annotated[
+        str | None,
+        Field(
+            description="What the mistake looks like: a transpose, the right numbers in the "
+            "wrong shape, a constant factor (2, ½, −1, the batch size)."
+        ),
+    ] = None
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """A candidate's grade: a verdict, partial credit, and a finding per quantity."""
+
+    verdict: Literal["pass", "fail"]
+    score: Annotated[
+        float, Field(description="Fraction of entries within tolerance: partial credit.")
+    ]
+    correct: int
+    total: int
+    loss: Finding | None
+    prediction: Finding | None
+    input_gradient: Finding | None
+    gradients: Annotated[
+        dict[str, Finding], Field(description="Every parameter, missing ones included.")
+    ]
+    missing: list[str]
+    unexpected: list[str]
+
+
+@dataclass(frozen=True)
 class LeftTolerance:
     """Where a training run's manual weights first left autograd's tolerance."""
 
@@ -40,3 +113,25 @@ class LeftTolerance:
     max_abs: Annotated[
         float, Field(description="The largest |w_autograd − w_manual| after that step.")
     ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpochReport:
+    """One epoch, as it completes: a line of the x-ndjson stream."""
+
+    type: Literal["epoch"] = "epoch"
+    epoch: Annotated[int, Field(description="1 for the first.")]
+    step: Annotated[int, Field(description="SGD steps taken so far, over all epochs.")]
+    loss: Annotated[
+        dict[str, float],
+        Field(
+            description="Per engine, the mean over the epoch's steps of each batch's loss, "
+            "taken before that step's update."
+        ),
+    ]
+    weight_deviation: Annotated[
+        Deviation,
+        Field(description="The manual engine's weights against autograd's, after the epoch."),
+    ]
+    elapsed_ms: Annotated[float, Field(description="The epoch's wall time.")]
+    engine_ms: Annotated[dict[str, float], Field(description="Each engine's share of it.")]

@@ -184,6 +184,32 @@ async def test_a_killed_worker_is_replaced_and_only_its_requests_fail(
 # --- a graceful stop ---------------------------------------------------------------------------
 
 
+def held_by_a_worker(server: LiveServer, sock: socket.socket) -> bool:
+    """Whether a worker has accepted this connection: the server's end of it (local port the
+    server's, remote port ours, in /proc/net/tcp) is among a worker's open files."""
+    ours = sock.getsockname()[1]
+    inodes = {
+        fields[9]
+        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+        if int(fields[1].split(":")[1], 16) == server.port
+        and int(fields[2].split(":")[1], 16) == ours
+    }
+    return any(
+        f"socket:[{inode}]" in open_files(pid) for pid in server.workers() for inode in inodes
+    )
+
+
+def open_files(pid: int) -> set[str]:
+    """What a process's file descriptors point to (one may close while we look)."""
+    targets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            targets.add(os.readlink(fd))
+        except FileNotFoundError:
+            continue
+    return targets
+
+
 def test_sigterm_lets_a_request_in_flight_finish() -> None:
     body = orjson.dumps({"x": [[0.25, 0.5]] * 100})
     half = len(body) // 2
@@ -191,7 +217,10 @@ def test_sigterm_lets_a_request_in_flight_finish() -> None:
         stopping.wait_for_log(STARTED, count=2)
         with connect(stopping) as sock:
             sock.sendall(request_head(len(body)) + body[:half])  # in flight: half uploaded
-            time.sleep(0.5)
+            deadline = time.monotonic() + 20
+            while not held_by_a_worker(stopping, sock):
+                assert time.monotonic() < deadline, "no worker accepted the connection in 20 s"
+                time.sleep(0.01)
             stopping.process.send_signal(signal.SIGTERM)
             stopping.wait_for_log("Waiting for connections to close", timeout=20)
             sock.sendall(body[half:])

@@ -47,8 +47,25 @@ def log() -> Iterator[Lines]:
     logger.setLevel(level)
 
 
+# Once the client has gone, the epoch in progress (~0.1 s) finishes and no other starts: the stop
+# is logged well within this, and a whole run of EPOCHS takes ten times longer or more.
+STOP_WITHIN = 5.0
+
+
+class Server:
+    def __init__(self, server: uvicorn.Server, url: str) -> None:
+        self.server, self.url = server, url
+
+    def wait_until_idle(self, within: float = STOP_WITHIN) -> None:
+        """Until no request is being handled: the training's handler has returned."""
+        deadline = time.monotonic() + within
+        while self.server.server_state.tasks:
+            assert time.monotonic() < deadline, f"a request still ran {within} s later"
+            time.sleep(0.01)
+
+
 @pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
+def server(settings: Settings) -> Iterator[Server]:
     port = free_port()
     config = uvicorn.Config(
         create_app(settings),
@@ -65,14 +82,9 @@ def server(settings: Settings) -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    yield Server(server, f"http://127.0.0.1:{port}")
     server.should_exit = True
     thread.join(timeout=30)
-
-
-# Once the client has gone, the epoch in progress (~0.1 s) finishes and no other starts: the stop
-# is logged well within this, and a whole run of EPOCHS takes ten times longer or more.
-STOP_WITHIN = 5.0
 
 
 def stops(log: Lines, within: float = STOP_WITHIN) -> list[str]:
@@ -94,11 +106,11 @@ def stopped_after(message: str) -> int:
     return epochs
 
 
-def test_closing_the_stream_stops_the_training(server: str, log: Lines) -> None:
+def test_closing_the_stream_stops_the_training(server: Server, log: Lines) -> None:
     body = {"epochs": EPOCHS}
     headers = {"accept": "application/x-ndjson"}
     with (
-        httpx.Client(base_url=server, timeout=30) as client,
+        httpx.Client(base_url=server.url, timeout=30) as client,
         client.stream("POST", "/train", json=body, headers=headers) as response,
     ):
         assert response.status_code == 200
@@ -107,12 +119,14 @@ def test_closing_the_stream_stops_the_training(server: str, log: Lines) -> None:
     # Leaving the block closed the connection with the body unread.
     (message,) = stops(log)
     stopped_after(message)
-    time.sleep(0.5)
-    assert log.lines == [message]  # and nothing after
+    server.wait_until_idle()
+    assert log.lines == [message]  # and nothing after, once the handler has returned
 
 
-def test_a_client_that_gives_up_on_the_json_answer_stops_it_too(server: str, log: Lines) -> None:
+def test_a_client_that_gives_up_on_the_json_answer_stops_it_too(server: Server, log: Lines) -> None:
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{server}/train", json={"epochs": EPOCHS}, timeout=0.5)
+        httpx.post(f"{server.url}/train", json={"epochs": EPOCHS}, timeout=0.5)
     (message,) = stops(log)
     stopped_after(message)
+    server.wait_until_idle()
+    assert log.lines == [message]

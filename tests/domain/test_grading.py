@@ -6,6 +6,7 @@ import pytest
 from service.domain.compare import Tolerance
 from service.domain.grading import candidate_shape, grade, grade_one
 from service.schemas.arrays import Ragged
+from service.schemas.models import Expected
 
 TOL = Tolerance(atol=1e-9, rtol=1e-7)
 W = np.arange(1.0, 7.0).reshape(3, 2)  # [[1, 2], [3, 4], [5, 6]]
@@ -83,17 +84,22 @@ def test_constant_factors_are_named(factor: float, batch: int, words: str) -> No
 
 
 def test_grade_missing_unexpected_and_score() -> None:
-    expected = {"loss": 2.0, "prediction": [1.0], "input_gradient": [0.5, 0.5],
-                "gradients": {"0.weight": W, "0.bias": np.array([1.0, 2.0, 3.0])}}  # fmt: skip
+    expected = Expected.model_construct(
+        loss=2.0, prediction=[1.0], input_gradient=[0.5, 0.5],
+        gradients={"0.weight": W, "0.bias": np.array([1.0, 2.0, 3.0])},
+    )  # fmt: skip
     candidate = {"loss": 2.0, "gradients": {"0.weight": W, "1.weight": np.zeros(1)}}
     g = grade(candidate, expected, TOL, 10, 1)
-    assert set(g.quantities) == {"loss"}  # only what the candidate sent is graded
+    assert g.loss is not None  # only what the candidate sent is graded
+    assert g.prediction is None
+    assert g.input_gradient is None
     assert g.gradients["0.bias"].status == "missing"
+    assert g.missing == ["0.bias"]
     assert g.unexpected == ["1.weight"]
     assert (g.correct, g.total) == (7, 10)
     assert g.score == 0.7
-    assert not g.passed
+    assert g.verdict == "fail"
     g = grade({"gradients": {"0.weight": W, "0.bias": np.array([1.0, 2.0, 3.0])}}, expected,
               TOL, 10, 1)  # fmt: skip
-    assert g.passed
+    assert g.verdict == "pass"
     assert g.score == 1.0

@@ -15,6 +15,7 @@ from service.engines import Problem, autograd, manual, numeric
 from service.engines.losses import LOSSES, SSE, Loss
 from tests.nets import ACTIVATIONS, layer_specs, mlp, random_problem
 
+NUMERIC = Tolerance(numeric.ATOL, numeric.RTOL)  # for |L| ≤ numeric.LOSS_SCALE
 FLOAT32_AGREEMENT = (1e-5, 1e-4)  # atol (times max(1, max|reference|)), rtol: float32 engines
 
 
@@ -42,7 +43,7 @@ def as_float64(problem: Problem) -> Problem:
 def test_agrees_with_autograd_in_float64(activation: dict, loss: str, batch: int) -> None:
     problem = random_problem(mlp(activation), batch, loss, seed=batch)
     result, reference = numeric.run(problem), autograd.run(problem)
-    assert_gradients_within(result, reference, numeric.tolerance(reference.loss))
+    assert_gradients_within(result, reference, Tolerance(*numeric.tolerance(reference.loss)))
     # loss and prediction are the manual engine's forward, untouched
     exact = manual.run(problem)
     assert result.loss == exact.loss
@@ -56,7 +57,7 @@ def test_classification_losses_agree_with_autograd(loss: str, batch: int) -> Non
     y = targets_for(loss, np.random.default_rng(batch), batch, base.y.shape[1])
     problem = Problem(base.layers, base.weights, base.x, y, LOSSES[loss]())
     result, reference = numeric.run(problem), autograd.run(problem)
-    assert_gradients_within(result, reference, numeric.tolerance(reference.loss))
+    assert_gradients_within(result, reference, Tolerance(*numeric.tolerance(reference.loss)))
 
 
 def test_learning_rate_steps_with_the_numeric_gradients() -> None:
@@ -76,14 +77,14 @@ def test_the_seed_problem() -> None:
     problem = Problem(layers, weights, np.array([seed.X]), np.array([[seed.Y]]), SSE())
     result, reference = numeric.run(problem), autograd.run(problem)
     assert sum(g.size for g in result.gradients.values()) == 151
-    assert_gradients_within(result, reference, numeric.DEFAULT_TOLERANCE)
+    assert_gradients_within(result, reference, NUMERIC)
 
 
 def test_tolerance_grows_with_the_loss_past_its_scale() -> None:
-    assert numeric.tolerance(0.0) == numeric.tolerance(-10.0) == numeric.DEFAULT_TOLERANCE
-    big = numeric.tolerance(1000.0)
-    assert big.atol == pytest.approx(100 * numeric.DEFAULT_TOLERANCE.atol)
-    assert big.rtol == numeric.DEFAULT_TOLERANCE.rtol
+    assert numeric.tolerance(0.0) == numeric.tolerance(-10.0) == (1e-7, 1e-6)
+    atol, rtol = numeric.tolerance(1000.0)
+    assert atol == pytest.approx(100 * 1e-7)
+    assert rtol == 1e-6
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: str(a))
@@ -96,7 +97,7 @@ def test_float32_problem_is_differenced_in_float64(activation: dict, loss: str) 
     assert all(g.dtype == np.float32 for g in result.gradients.values())
     # as close to the exact gradients of the same float32 numbers as float64 differences get ...
     upcast = autograd.run(as_float64(problem))
-    assert_gradients_within(result, upcast, numeric.tolerance(upcast.loss))
+    assert_gradients_within(result, upcast, Tolerance(*numeric.tolerance(upcast.loss)))
     # ... so within float32 agreement of autograd's own float32 run
     reference = autograd.run(problem)
     atol, rtol = FLOAT32_AGREEMENT
@@ -139,7 +140,7 @@ def test_input_gradient_of_every_sample_matches_autograd(batch: int) -> None:
     problem = random_problem(mlp({"type": "tanh"}, (4, 6, 3)), batch, "mse", seed=5)
     result, reference = numeric.run(problem), autograd.run(problem)
     assert result.input_gradient.shape == problem.x.shape
-    assert_within(result.input_gradient, reference.input_gradient, numeric.DEFAULT_TOLERANCE)
+    assert_within(result.input_gradient, reference.input_gradient, NUMERIC)
 
 
 UNUSUAL_LAYERS = [
@@ -158,7 +159,7 @@ def test_any_order_of_layers(batch: int) -> None:
     problem = random_problem(UNUSUAL_LAYERS, batch, "sse", seed=2)
     result, reference = numeric.run(problem), autograd.run(problem)
     assert list(result.gradients) == ["1.weight", "2.weight", "2.bias", "5.weight"]
-    assert_gradients_within(result, reference, numeric.DEFAULT_TOLERANCE)
+    assert_gradients_within(result, reference, NUMERIC)
 
 
 def test_a_network_without_linear_layers_has_only_an_input_gradient() -> None:
@@ -167,7 +168,7 @@ def test_a_network_without_linear_layers_has_only_an_input_gradient() -> None:
     )
     result, reference = numeric.run(problem), autograd.run(problem)
     assert result.gradients == {}
-    assert_within(result.input_gradient, reference.input_gradient, numeric.DEFAULT_TOLERANCE)
+    assert_within(result.input_gradient, reference.input_gradient, NUMERIC)
 
 
 @pytest.mark.parametrize(
@@ -223,7 +224,7 @@ def test_a_loss_without_a_per_copy_shortcut_works_here() -> None:
     problem = Problem(base.layers, base.weights, base.x, base.y, Quartic())
     result, exact = numeric.run(problem), manual.run(problem)
     assert result.loss == exact.loss
-    assert_gradients_within(result, exact, numeric.tolerance(exact.loss))
+    assert_gradients_within(result, exact, Tolerance(*numeric.tolerance(exact.loss)))
 
 
 def test_a_perturbation_across_relus_kink_sees_the_mean_slope() -> None:

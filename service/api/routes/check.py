@@ -1,12 +1,10 @@
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from service.api.http import JSONResponse, JSONRoute
+from service.api.routes.common import ERRORS, offload, report_of
 from service.api.routes.deps import SettingsDep
-from service.api.routes.gradients import ERRORS, engine_json, offload, report_of, tolerance_json
-from service.domain.compute import REFERENCE
-from service.domain.grading import Finding, Grade, grade
+from service.domain.answers import check_answer, expected
+from service.domain.grading import grade
 from service.domain.problem import Prepared, candidate_values, check_network, prepare
 from service.domain.sizes import check_check_answer
 from service.schemas.models import CheckRequest, CheckResponse
@@ -28,52 +26,12 @@ async def check(body: CheckRequest, request: Request, settings: SettingsDep) -> 
 
 
 def respond(body: CheckRequest, prepared: Prepared) -> JSONResponse:
-    expected = engine_json(report_of(prepared).reference, prepared.single)
-    graded = grade(
+    reference = expected(report_of(prepared).reference, prepared.single)
+    report = grade(
         candidate_values(body.candidate),
-        expected,
+        reference,
         prepared.plan.tolerance,
         body.max_mismatches,
         batch=prepared.problem.x.shape[0],
     )
-    return JSONResponse(
-        {
-            "reference": REFERENCE,
-            "expected": expected,
-            "report": grade_json(graded),
-            "dtype": prepared.problem.dtype.name,
-            "tolerance": tolerance_json(prepared.plan.tolerance),
-        }
-    )
-
-
-def finding_json(f: Finding) -> dict[str, Any]:
-    return {
-        "status": f.status,
-        "expected_shape": f.expected_shape,
-        "shape": f.shape,
-        "entries": f.entries,
-        "correct": f.correct,
-        "max_abs": f.max_abs,
-        "max_rel": f.max_rel,
-        "agree": f.agree,
-        "mismatch_count": f.mismatch_count,
-        "mismatches": f.mismatches,
-        "hint": f.hint,
-    }
-
-
-def grade_json(g: Grade) -> dict[str, Any]:
-    quantity = {name: finding_json(f) for name, f in g.quantities.items()}
-    return {
-        "verdict": "pass" if g.passed else "fail",
-        "score": g.score,
-        "correct": g.correct,
-        "total": g.total,
-        "loss": quantity.get("loss"),
-        "prediction": quantity.get("prediction"),
-        "input_gradient": quantity.get("input_gradient"),
-        "gradients": {name: finding_json(f) for name, f in g.gradients.items()},
-        "missing": [name for name, f in g.gradients.items() if f.status == "missing"],
-        "unexpected": g.unexpected,
-    }
+    return JSONResponse(check_answer(reference, report, prepared))

@@ -18,15 +18,17 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from service.api.http import JSONResponse, JSONRoute, heavy_turns
+from service.api.http import JSONResponse, JSONRoute, dumps, heavy_turns
 from service.api.protocol import shutting_down
+from service.api.routes.common import ERRORS
 from service.api.routes.deps import SettingsDep
-from service.api.routes.gradients import ERRORS, tolerance_json
 from service.core.exceptions import ErrorItem, ServiceError
+from service.domain.answers import training_summary
 from service.domain.problem import check_network
 from service.domain.sizes import check_training_answer
-from service.domain.training import Cost, Epoch, Stopped, Trainer, prepare_training
+from service.domain.training import Cost, Stopped, Trainer, prepare_training
 from service.schemas.models import ErrorResponse, TrainRequest, TrainResponse
+from service.schemas.values import EpochReport
 
 NDJSON = "application/x-ndjson"
 
@@ -92,19 +94,19 @@ async def train(body: TrainRequest, request: Request, settings: SettingsDep) -> 
     try:
         async with aclosing(epochs(trainer, request)) as stream:
             async for epoch in stream:
-                history.append(orjson.Fragment(orjson.dumps(epoch_json(epoch))))
+                history.append(orjson.Fragment(dumps(epoch)))
     except Stopped:
         raise ShuttingDown(trainer) from None
     if not trainer.done:
         return Response(status_code=499)  # nginx's "client closed request": nobody reads it
-    return JSONResponse(summary_json(trainer) | {"history": history})
+    return JSONResponse(training_summary(trainer, history))
 
 
 def wants_ndjson(accept: str) -> bool:
     return any(part.split(";")[0].strip() == NDJSON for part in accept.split(","))
 
 
-async def epochs(trainer: Trainer, request: Request) -> AsyncGenerator[Epoch]:
+async def epochs(trainer: Trainer, request: Request) -> AsyncGenerator[EpochReport]:
     """The remaining epochs, each in a worker thread, until done, the client has gone, or the
     service shuts down (`Stopped`, between two steps)."""
     try:
@@ -134,7 +136,7 @@ async def ndjson_lines(trainer: Trainer, request: Request) -> AsyncGenerator[byt
     try:
         async with aclosing(epochs(trainer, request)) as stream:
             async for epoch in stream:
-                yield line(epoch_json(epoch))
+                yield line(epoch)
     except Stopped:
         yield line({"type": "error", "detail": [e.as_json() for e in ShuttingDown(trainer).errors]})
         return
@@ -147,44 +149,8 @@ async def ndjson_lines(trainer: Trainer, request: Request) -> AsyncGenerator[byt
         yield line({"type": "error", "detail": [{"type": "internal_error", "loc": [], "msg": msg}]})
         return
     if trainer.done:
-        yield line(summary_json(trainer))
+        yield line(training_summary(trainer))
 
 
-def line(content: dict[str, Any]) -> bytes:
-    return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE)
-
-
-# --- shaping the answer ------------------------------------------------------------------------
-
-
-def epoch_json(epoch: Epoch) -> dict[str, Any]:
-    return {
-        "type": "epoch",
-        "epoch": epoch.epoch,
-        "step": epoch.step,
-        "loss": epoch.loss,
-        "weight_deviation": epoch.weight_deviation,
-        "elapsed_ms": epoch.elapsed_ms,
-        "engine_ms": epoch.engine_ms,
-    }
-
-
-def summary_json(trainer: Trainer) -> dict[str, Any]:
-    """The run's summary: the stream's last line; the JSON answer adds `history`."""
-    t = trainer.training
-    assert trainer.last is not None  # at least one epoch ran
-    return {
-        "type": "summary",
-        "epochs": trainer.epochs_done,
-        "steps": trainer.steps,
-        "samples": t.samples,
-        "loss_curves": trainer.loss_curves,
-        "final_weights": trainer.weights,
-        "weight_deviation": trainer.last.weight_deviation,
-        "within_tolerance": trainer.left_tolerance is None,
-        "left_tolerance": trainer.left_tolerance,
-        "tolerance": tolerance_json(t.tolerance),
-        "dtype": t.problem.dtype.name,
-        "elapsed_ms": trainer.elapsed_ms,
-        "engine_ms": trainer.engine_ms,
-    }
+def line(content: Any) -> bytes:
+    return dumps(content, orjson.OPT_APPEND_NEWLINE)

@@ -9,6 +9,7 @@ import torch
 
 from service.core import seed
 from service.schemas.models import ErrorResponse, GradientsResponse
+from service.schemas.values import Tolerance
 from tests.nets import ACTIVATIONS, mlp, torch_sequential
 
 LINEAR_2_3 = {"type": "linear", "in_features": 2, "out_features": 3}
@@ -26,7 +27,7 @@ async def test_response_is_the_documented_model(client: httpx.AsyncClient) -> No
     assert set(body.engines) == {"autograd", "manual"}
     assert set(body.deviations) == {"manual"}
     assert body.dtype == "float64"
-    assert body.tolerance.model_dump() == {"atol": 1e-12, "rtol": 1e-9}
+    assert body.tolerance == Tolerance(atol=1e-12, rtol=1e-9)
     assert list(body.gradients) == [
         "0.weight",
         "0.bias",
@@ -404,7 +405,8 @@ async def test_learning_rate_adds_updated_weights(client: httpx.AsyncClient) -> 
         expected = w.numpy() - 0.05 * np.array(result["gradients"][name])
         np.testing.assert_allclose(result["updated_weights"][name], expected, rtol=1e-15)
     assert set(result["deviations"]["manual"]["updated_weights"]) == set(initial)
-    assert "updated_weights" not in (await post(client, {})).json()
+    plain = (await post(client, {})).json()
+    assert plain["updated_weights"] is plain["deviations"]["manual"]["updated_weights"] is None
 
 
 async def test_trace_lists_every_layer(client: httpx.AsyncClient) -> None:
@@ -413,10 +415,15 @@ async def test_trace_lists_every_layer(client: httpx.AsyncClient) -> None:
     assert [step["type"] for step in trace] == ["linear", "sigmoid", "linear", "sigmoid", "linear"]
     assert trace[0]["input"] == [0.9861, 0.668]
     assert trace[-1]["z"] == result["prediction"]
-    assert trace[1]["a"] == trace[2]["input"]
+    torch.manual_seed(0)
+    w = {k: v.numpy() for k, v in torch_sequential(seed.LAYERS).double().state_dict().items()}
+    z0 = w["0.weight"] @ np.array(trace[0]["input"]) + w["0.bias"]
+    np.testing.assert_allclose(trace[0]["z"], z0, rtol=1e-14)
+    np.testing.assert_allclose(trace[1]["a"], 1 / (1 + np.exp(-z0)), rtol=1e-14)
+    np.testing.assert_allclose(trace[2]["input"], trace[1]["a"], rtol=0)
     assert trace[-1]["grad_z"] == [2 * (result["prediction"][0] - 0.7093)]
     assert "manual" in result["engines"]  # the trace is the manual engine's
-    assert "trace" not in (await post(client, {})).json()
+    assert (await post(client, {})).json()["trace"] is None
 
 
 async def test_engines_choice(client: httpx.AsyncClient) -> None:
