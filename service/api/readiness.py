@@ -37,7 +37,7 @@ class SelfCheckFailed(Exception):
 def self_check(settings: Settings) -> None:
     """The seed example through every engine: they must agree, and on the known loss."""
     prepared = prepare(GradientsRequest(), settings, list(ENGINES))
-    report = compute(prepared.problem, prepared.plan.engines, prepared.plan.tolerances)
+    report = compute(prepared.problem, prepared.plan, prepared.single)
     if not report.agree:
         worst = max(d.max_abs for d in report.deviations.values())
         raise SelfCheckFailed(f"the engines disagree on the seed example (max_abs {worst:g})")

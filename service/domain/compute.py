@@ -12,6 +12,7 @@ import numpy as np
 
 from service.core.config import Settings
 from service.core.exceptions import LimitExceeded, NonFiniteResult
+from service.domain import kinks
 from service.domain.compare import Tolerance, combine, deviations
 from service.engines import Engine, EngineResult, Problem, autograd, manual, numeric
 from service.schemas.models import NumericOptions, RequestedTolerance
@@ -38,6 +39,7 @@ class Plan:
     tolerance: Tolerance  # the request's, for the analytic engines
     tolerances: dict[str, ToleranceRule]  # for every engine but the reference
     cost: int  # multiply-adds, roughly, of all the chosen engines
+    numeric_step: float | None = None  # the numeric engine's, when it is chosen
 
 
 def plan(
@@ -57,6 +59,7 @@ def plan(
     chosen = {name: ENGINES[name] for name in names}
     tolerances: dict[str, ToleranceRule] = {name: fixed(tolerance) for name in names[1:]}
     cost = forward_cost * len(names)
+    step = None
     if "numeric" in chosen:
         options = numeric_options or NumericOptions()
         numeric_cost = numeric.cost(problem)
@@ -70,9 +73,10 @@ def plan(
                 "downstream of each)",
             )
         chosen["numeric"] = partial(numeric.run, step=options.step)
+        step = options.step
         tolerances["numeric"] = numeric_rule(options.tolerance, dtype, settings)
         cost += numeric_cost
-    return Plan(chosen, tolerance, tolerances, cost)
+    return Plan(chosen, tolerance, tolerances, cost, step)
 
 
 def default_tolerance(dtype: str, settings: Settings) -> Tolerance:
@@ -140,17 +144,37 @@ def check_finite(engine: str, result: EngineResult) -> None:
             raise NonFiniteResult(engine, quantity)
 
 
-def compare(result: EngineResult, reference: EngineResult, tol: Tolerance) -> EngineDeviation:
+def compare(
+    result: EngineResult,
+    reference: EngineResult,
+    tol: Tolerance,
+    problem: Problem,
+    numeric_step: float | None = None,
+    single: bool = False,
+) -> EngineDeviation:
+    """How far `result` is from the reference, quantity by quantity, leaving out the entries
+    that differ only because of a kink (service.domain.kinks). `numeric_step`: the step the
+    numeric engine took, when `result` is its answer."""
     names = list(reference.gradients)
+    values = {**result.gradients, "input_gradient": result.input_gradient}
+    expected = {**reference.gradients, "input_gradient": reference.input_gradient}
+    excused = kinks.excused_entries(problem, values, expected, tol, numeric_step)
+
+    def compared(name: str, value: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return kinks.without(value, ref, excused.get(name, {})), ref
+
     updated = result.updated_weights is not None and reference.updated_weights is not None
     pairs = [
         (np.asarray(result.loss), np.asarray(reference.loss)),
         (result.prediction, reference.prediction),
-        (result.input_gradient, reference.input_gradient),
-        *((result.gradients[name], reference.gradients[name]) for name in names),
+        compared("input_gradient", result.input_gradient, reference.input_gradient),
+        *(compared(name, result.gradients[name], reference.gradients[name]) for name in names),
     ]
     if updated:
-        pairs += [(result.updated_weights[n], reference.updated_weights[n]) for n in names]  # type: ignore[index]
+        pairs += [
+            compared(n, result.updated_weights[n], reference.updated_weights[n])  # type: ignore[index]
+            for n in names
+        ]
     found = deviations(pairs, tol)
     loss, prediction, input_gradient = found[:3]
     gradients = dict(zip(names, found[3 : 3 + len(names)], strict=True))
@@ -166,23 +190,26 @@ def compare(result: EngineResult, reference: EngineResult, tol: Tolerance) -> En
         max_rel=overall.max_rel,
         agree=overall.agree,
         tolerance=tol,
+        kink_count=sum(len(entries) for entries in excused.values()),
+        kinks=kinks.answered(excused, single),
     )
 
 
-def compute(
-    problem: Problem, engines: dict[str, Engine], tolerances: dict[str, ToleranceRule]
-) -> Report:
-    """`engines` by name, the reference among them; `tolerances` for every other engine."""
-    reference = engines[REFERENCE](problem)
+def compute(problem: Problem, plan: Plan, single: bool = False) -> Report:
+    """The plan's engines on `problem`, each but the reference compared with it; `single`: x
+    was one sample (kinks are then indexed without the batch axis)."""
+    reference = plan.engines[REFERENCE](problem)
     check_finite(REFERENCE, reference)
     results = {REFERENCE: reference}
     deviations = {}
-    for name, engine in engines.items():
+    for name, engine in plan.engines.items():
         if name == REFERENCE:
             continue
         results[name] = engine(problem)
         check_finite(name, results[name])
-        deviations[name] = compare(results[name], reference, tolerances[name](reference))
+        step = plan.numeric_step if name == "numeric" else None
+        tol = plan.tolerances[name](reference)
+        deviations[name] = compare(results[name], reference, tol, problem, step, single)
         if not np.isfinite(deviations[name].max_abs):
             raise NonFiniteResult(name, "deviation from the reference")
     return Report(results, deviations)

@@ -8,14 +8,20 @@ backprop bugs.
 """
 
 import math
+from collections.abc import Callable
+from dataclasses import replace
+from functools import cache
 from typing import Any
 
 import numpy as np
 
+from service.domain import kinks
 from service.domain.compare import Tolerance, distance
+from service.engines import Problem
+from service.engines.kinks import sitting
 from service.schemas.arrays import Ragged
 from service.schemas.models import Expected
-from service.schemas.values import CheckReport, Finding, Mismatch
+from service.schemas.values import CheckReport, Finding, Kink, Mismatch
 
 
 def candidate_shape(value: float | np.ndarray | Ragged) -> tuple[int, ...] | None:
@@ -79,28 +85,38 @@ def shape_hint(values: np.ndarray | None, expected: np.ndarray, tol: Tolerance) 
     return f"expected shape {want}, got {shape_text(values.shape)}"
 
 
+# Which of a quantity's wrong entries (flat indices) differ only by a valid one-sided derivative
+# at a kink: flat index → the kink (service.domain.kinks).
+Excuse = Callable[[np.ndarray, np.ndarray], dict[int, Kink]]
+
+
 def grade_one(
     candidate: float | np.ndarray | Ragged | None,
     expected: np.ndarray,
     tol: Tolerance,
     max_mismatches: int,
     batch: int,
-) -> Finding:
+    excuse: Excuse | None = None,
+) -> tuple[Finding, list[Kink]]:
     expected = np.asarray(expected, dtype=np.float64)
     entries = int(expected.size)
     if candidate is None:
-        return Finding("missing", expected.shape, None, entries, correct=0, agree=False)
+        return Finding("missing", expected.shape, None, entries, correct=0, agree=False), []
     shape = candidate_shape(candidate)
     values = None if shape is None else np.asarray(candidate, dtype=np.float64)
     if values is None or values.shape != expected.shape:
         hint = shape_hint(values, expected, tol)
-        return Finding("wrong_shape", expected.shape, shape, entries, 0, False, hint=hint)
+        return Finding("wrong_shape", expected.shape, shape, entries, 0, False, hint=hint), []
 
+    wrong = np.flatnonzero(~within(values, expected, tol).ravel())
+    kinks = excuse(values, wrong) if excuse is not None and len(wrong) else {}
+    if kinks:  # at a kink, any valid one-sided derivative is right
+        wrong = np.array([k for k in wrong.tolist() if k not in kinks], dtype=np.intp)
+        values = values.copy()
+        values.ravel()[list(kinks)] = expected.ravel()[list(kinks)]
     diff = distance(values, expected)
     scale = np.maximum(np.abs(values), np.abs(expected))
     rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
-    ok = within(values, expected, tol)
-    wrong = np.flatnonzero(~ok.ravel())
     worst = wrong[np.argsort(-diff.ravel()[wrong], kind="stable")][:max_mismatches]
     mismatches = [
         Mismatch(
@@ -124,7 +140,35 @@ def grade_one(
         mismatches=mismatches,
         mismatch_count=len(wrong),
         hint=factor_hint(values, expected, tol, batch) if len(wrong) else None,
-    )
+        kink_count=len(kinks),
+    ), list(kinks.values())
+
+
+def kink_excuse(problem: Problem, tol: Tolerance) -> Callable[[str], Excuse | None]:
+    """For each gradient, what excuses a candidate's entry at a kink the input sits on; found
+    once, and only once an entry is wrong."""
+    at_kinks = cache(lambda: sitting(problem))
+
+    def excuse_for(name: str) -> Excuse | None:
+        if name in ("loss", "prediction"):
+            return None  # continuous at every kink
+
+        def excuse(values: np.ndarray, wrong: np.ndarray) -> dict[int, Kink]:
+            shape = problem.x.shape if name == "input_gradient" else problem.weights[name].shape
+            found = kinks.one_sided(
+                at_kinks(), {name: values.reshape(shape)}, {name: wrong}, tol
+            ).get(name, {})
+            single = name == "input_gradient" and values.shape != shape
+            return {
+                int(np.ravel_multi_index(index, shape)): replace(kink, index=index[1:])
+                if single
+                else kink
+                for index, kink in found.items()
+            }
+
+        return excuse
+
+    return excuse_for
 
 
 def grade(
@@ -133,12 +177,20 @@ def grade(
     tol: Tolerance,
     max_mismatches: int,
     batch: int,
+    problem: Problem | None = None,
 ) -> CheckReport:
     """`candidate` holds "loss", "prediction", "input_gradient" (each optional) and "gradients"
-    (a dict by parameter name), shaped as `expected`, the reference, is."""
+    (a dict by parameter name), shaped as `expected`, the reference, is. With the `problem`, a
+    gradient's entry at a kink the input sits on passes with any valid one-sided value."""
+    excuse_for = kink_excuse(problem, tol) if problem is not None else lambda name: None
+    found_kinks: list[Kink] = []
 
-    def one(value: Any, reference: Any) -> Finding:
-        return grade_one(value, np.asarray(reference), tol, max_mismatches, batch)
+    def one(name: str, value: Any, reference: Any) -> Finding:
+        finding, at_kinks = grade_one(
+            value, np.asarray(reference), tol, max_mismatches, batch, excuse_for(name)
+        )
+        found_kinks.extend(at_kinks)
+        return finding
 
     reference = {
         "loss": expected.loss,
@@ -146,12 +198,12 @@ def grade(
         "input_gradient": expected.input_gradient,
     }
     quantities = {
-        name: one(candidate[name], value)
+        name: one(name, candidate[name], value)
         for name, value in reference.items()
         if candidate.get(name) is not None
     }
     given = candidate.get("gradients", {})
-    gradients = {name: one(given.get(name), ref) for name, ref in expected.gradients.items()}
+    gradients = {name: one(name, given.get(name), ref) for name, ref in expected.gradients.items()}
     unexpected = [name for name in given if name not in expected.gradients]
     findings = [*quantities.values(), *gradients.values()]
     correct = sum(f.correct for f in findings)
@@ -168,4 +220,6 @@ def grade(
         gradients=gradients,
         missing=[name for name, f in gradients.items() if f.status == "missing"],
         unexpected=unexpected,
+        kink_count=len(found_kinks),
+        kinks=found_kinks[: kinks.MAX_LISTED],
     )

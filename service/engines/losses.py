@@ -175,7 +175,8 @@ class NLL(Loss):
 
 
 def zero_residual(p: Array, y: Array, why: str) -> Kinks:
-    return Kinks(np.abs(p.astype(np.float64) - y), why)
+    d = p.astype(np.float64) - y
+    return Kinks(np.abs(d), np.sign(d), why)
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,7 @@ class MultiMargin(Loss):
         rows, target = class_scores(p, y)
         distance[rows, target] = distance.min(axis=1)  # p[y] is in every hinge of its row
         why = "multi_margin at a hinge (margin − p[y] + p[i] = 0): torch takes the slope 0"
-        return Kinks(distance, why)
+        return Kinks(distance, np.sign(h), why)
 
 
 LOSSES: dict[str, type[Loss]] = {

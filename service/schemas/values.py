@@ -38,6 +38,19 @@ class Mismatch:
 
 
 @dataclass(frozen=True)
+class Kink:
+    """An entry whose value depends on a point where a derivative is not defined: the input sits
+    on it, or a numeric step crosses it. Left out of `agree`, `max_abs` and `max_rel`."""
+
+    quantity: Annotated[str, Field(description="A parameter's name, or `input_gradient`.")]
+    index: Annotated[tuple[int, ...], Field(description="Row-major position in that quantity.")]
+    layer: Annotated[
+        int | None, Field(description="The layer whose kink it is; null for the loss's.")
+    ]
+    why: Annotated[str, Field(description="What the kink is, and the side torch takes.")]
+
+
+@dataclass(frozen=True)
 class EngineDeviation:
     """How far one engine is from the reference, quantity by quantity."""
 
@@ -50,6 +63,17 @@ class EngineDeviation:
     max_rel: Annotated[float, Field(description="the largest max_rel above")]
     agree: Annotated[bool, Field(description="every quantity above agrees")]
     tolerance: Annotated[Tolerance, Field(description="what `agree` was judged with")]
+    kink_count: Annotated[
+        int,
+        Field(
+            description="Entries left out of the comparison: their value depends on a kink "
+            "(a point where a derivative is not defined) that the input sits on or, for the "
+            "numeric engine, that its step crosses. Entries merely near one are compared."
+        ),
+    ] = 0
+    kinks: Annotated[list[Kink], Field(description="The first of those entries (at most 100).")] = (
+        field(default_factory=list)
+    )
 
 
 Status = Literal["ok", "mismatch", "wrong_shape", "missing"]
@@ -80,6 +104,13 @@ class Finding:
             "wrong shape, a constant factor (2, ½, −1, the batch size)."
         ),
     ] = None
+    kink_count: Annotated[
+        int,
+        Field(
+            description="Entries at a kink the input sits on, where the candidate holds a valid "
+            "one-sided derivative other than torch's: counted correct."
+        ),
+    ] = 0
 
 
 @dataclass(frozen=True)
@@ -100,6 +131,13 @@ class CheckReport:
     ]
     missing: list[str]
     unexpected: list[str]
+    kink_count: Annotated[
+        int,
+        Field(description="Entries passed because they hold a valid one-sided derivative."),
+    ] = 0
+    kinks: Annotated[
+        list[Kink], Field(description="The first of them (at most 100), with each kink's why.")
+    ] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,14 @@ def test_candidate_shape() -> None:
 
 
 def test_exact_candidate_passes() -> None:
-    f = grade_one(W, W, TOL, 10, 1)
+    f, _ = grade_one(W, W, TOL, 10, 1)
     assert (f.status, f.correct, f.entries, f.max_abs, f.hint) == ("ok", 6, 6, 0.0, None)
 
 
 def test_one_planted_error_is_localised() -> None:
     wrong = W.copy()
     wrong[2, 1] = 6.5
-    f = grade_one(wrong, W, TOL, 10, 1)
+    f, _ = grade_one(wrong, W, TOL, 10, 1)
     assert f.status == "mismatch"
     assert f.correct == 5
     assert f.mismatch_count == 1
@@ -40,13 +40,13 @@ def test_one_planted_error_is_localised() -> None:
 
 def test_worst_first_and_capped() -> None:
     wrong = W + np.array([[0.1, 0.0], [0.3, 0.0], [0.2, 0.0]])
-    f = grade_one(wrong, W, TOL, 2, 1)
+    f, _ = grade_one(wrong, W, TOL, 2, 1)
     assert f.mismatch_count == 3
     assert [m.index for m in f.mismatches] == [(1, 0), (2, 0)]
 
 
 def test_transpose_is_named() -> None:
-    f = grade_one(W.T, W, TOL, 10, 1)
+    f, _ = grade_one(W.T, W, TOL, 10, 1)
     assert f.status == "wrong_shape"
     assert f.shape == (2, 3)
     assert f.correct == 0
@@ -55,12 +55,12 @@ def test_transpose_is_named() -> None:
 
 
 def test_reshaped_is_named() -> None:
-    f = grade_one(W.ravel(), W, TOL, 10, 1)
+    f, _ = grade_one(W.ravel(), W, TOL, 10, 1)
     assert f.hint == "the right numbers in the wrong shape: expected [3, 2] (row-major)"
 
 
 def test_ragged_is_a_finding() -> None:
-    f = grade_one(Ragged([[1.0, 2.0], [3.0]]), W, TOL, 10, 1)
+    f, _ = grade_one(Ragged([[1.0, 2.0], [3.0]]), W, TOL, 10, 1)
     assert (f.status, f.shape) == ("wrong_shape", None)
     assert f.hint == "rows of different lengths; expected shape [3, 2]"
 
@@ -77,7 +77,7 @@ def test_ragged_is_a_finding() -> None:
     ],
 )
 def test_constant_factors_are_named(factor: float, batch: int, words: str) -> None:
-    f = grade_one(factor * W, W, TOL, 10, batch)
+    f, _ = grade_one(factor * W, W, TOL, 10, batch)
     assert f.status == "mismatch"
     assert f.hint is not None
     assert words in f.hint

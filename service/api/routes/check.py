@@ -33,5 +33,6 @@ def respond(body: CheckRequest, prepared: Prepared) -> JSONResponse:
         prepared.plan.tolerance,
         body.max_mismatches,
         batch=prepared.problem.x.shape[0],
+        problem=prepared.problem,
     )
     return JSONResponse(check_answer(reference, report, prepared))

@@ -47,6 +47,6 @@ async def offload(
 
 
 def report_of(prepared: Prepared) -> Report:
-    report = compute(prepared.problem, prepared.plan.engines, prepared.plan.tolerances)
+    report = compute(prepared.problem, prepared.plan, prepared.single)
     observe_report(report)
     return report

@@ -48,6 +48,11 @@ class Activation(Layer):
         """The values of z where f' jumps."""
         return ()
 
+    @property
+    def convention(self) -> str:
+        """What torch takes at the kink, e.g. "; torch takes relu'(0) = 0"."""
+        return ""
+
     def output_shape(self, shape: Shape) -> Shape:
         return shape
 
@@ -66,9 +71,13 @@ class Activation(Layer):
         points = self.kink_points()
         if not points:
             return None
-        distance = np.min([np.abs(x.astype(np.float64) - p) for p in points], axis=0)
+        z = x.astype(np.float64)
+        distance = np.min([np.abs(z - p) for p in points], axis=0)
+        side = np.sum([np.sign(z - p) for p in points], axis=0)
         where = " and ".join(f"{p:g}" for p in points)
-        return Kinks(distance, f"{self.kind} is not differentiable at z = {where}")
+        return Kinks(
+            distance, side, f"{self.kind} is not differentiable at z = {where}{self.convention}"
+        )
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,10 @@ class ReLU(Activation):
     def kink_points(self) -> tuple[float, ...]:
         return (0.0,)
 
+    @property
+    def convention(self) -> str:
+        return "; torch takes relu'(0) = 0"
+
 
 @dataclass(frozen=True)
 class LeakyReLU(Activation):
@@ -148,6 +161,10 @@ class LeakyReLU(Activation):
 
     def kink_points(self) -> tuple[float, ...]:
         return () if self.negative_slope == 1 else (0.0,)
+
+    @property
+    def convention(self) -> str:
+        return f"; torch takes the slope {self.negative_slope:g} (negative_slope) at 0"
 
 
 @dataclass(frozen=True)
@@ -169,6 +186,10 @@ class ELU(Activation):
 
     def kink_points(self) -> tuple[float, ...]:
         return () if self.alpha == 1 else (0.0,)  # f' is 1 on the right, alpha on the left
+
+    @property
+    def convention(self) -> str:
+        return f"; torch takes the slope {self.alpha:g} (alpha) at 0"
 
 
 @dataclass(frozen=True)
@@ -197,6 +218,10 @@ class Softplus(Activation):
 
     def kink_points(self) -> tuple[float, ...]:
         return (self.threshold / self.beta,)  # σ(threshold) on the left, 1 on the right
+
+    @property
+    def convention(self) -> str:
+        return "; torch takes σ(threshold) there"
 
 
 @dataclass(frozen=True)

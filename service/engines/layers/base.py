@@ -62,6 +62,7 @@ class Kinks:
     """Where a layer's (or a loss's) derivative is not defined, entry by entry of its input."""
 
     distance: Array  # the input's shape: how far each entry is from the nearest kink (inf: none)
+    side: Array  # which side of its kinks each entry is on: a change between two inputs crosses one
     why: str  # e.g. "relu is not differentiable at 0; torch takes relu'(0) = 0"
 
 

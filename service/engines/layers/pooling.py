@@ -130,7 +130,7 @@ class MaxPool2d(Pool2d):
             f"{self.kind} is not differentiable where a window's maximum is tied; torch sends "
             "the gradient to the first maximum in the window's row-major order"
         )
-        return Kinks(unpad(distance, self.padding), why)
+        return Kinks(unpad(distance, self.padding), cache.first, why)
 
     def trace(self, cache: MaxPoolCache) -> dict[str, Array]:
         """Where each window's maximum is, as torch's `return_indices` gives it: a flat index
