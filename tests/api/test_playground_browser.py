@@ -124,7 +124,7 @@ def test_compute_shows_the_apis_numbers(browser: Browser, live_url: str) -> None
         "input_gradient": deviation["input_gradient"],
         **{f"gradients.{k}": v for k, v in deviation["gradients"].items()},
     }
-    rows = page.query_selector_all("#deviations tbody tr")
+    rows = page.query_selector_all("#deviations-manual tbody tr")
     assert [row.get_attribute("data-quantity") for row in rows] == [
         "loss",
         "prediction",
@@ -133,10 +133,11 @@ def test_compute_shows_the_apis_numbers(browser: Browser, live_url: str) -> None
     ]
     for row in rows:
         quantity = expected[str(row.get_attribute("data-quantity"))]
-        max_abs, max_rel, agree = row.query_selector_all("td")
+        max_abs, max_rel, agree, kinks = row.query_selector_all("td")
         assert float(str(max_abs.get_attribute("data-value"))) == quantity["max_abs"]
         assert float(str(max_rel.get_attribute("data-value"))) == quantity["max_rel"]
         assert agree.inner_text() == ("yes" if quantity["agree"] else "no")
+        assert kinks.get_attribute("data-kinks") == "0"  # a smooth network
 
     heatmaps = page.query_selector_all(".heatmap canvas")
     assert [c.get_attribute("data-param") for c in heatmaps] == list(api["gradients"])

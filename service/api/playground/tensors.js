@@ -102,7 +102,7 @@ function largestOf(values) {
  * ±largest, at most `size` px across. Hovering a cell writes "name[index] = value" into `probe`,
  * the index being `lead` (a slice's leading indices) then the cell's.
  */
-function mapCanvas(name, values, { lead = [], largest, size, probe }) {
+function mapCanvas(name, values, { lead = [], largest, size, probe, marks = new Set() }) {
   const matrix = Array.isArray(values[0]) ? values : [values];
   const [rows, cols] = [matrix.length, matrix[0].length];
   const cell = Math.max(2, Math.min(24, Math.floor(size / cols), Math.floor(size / rows)));
@@ -117,16 +117,26 @@ function mapCanvas(name, values, { lead = [], largest, size, probe }) {
       + `from ${short(lowest)} to ${short(highest)}`,
   });
   const context = canvas.getContext("2d");
+  const indexOf = (i, j) => [...lead, ...(matrix === values ? [i, j] : [j])];
+  let outlined = 0;
   matrix.forEach((row, i) => row.forEach((v, j) => {
     context.fillStyle = colour(largest ? v / largest : 0);
     context.fillRect(j * cell, i * cell, cell, cell);
+    if (marks.has(indexOf(i, j).join(","))) { // at a kink: outlined
+      context.strokeStyle = "#111";
+      context.lineWidth = Math.max(1, Math.floor(cell / 8));
+      context.strokeRect(j * cell + 1, i * cell + 1, cell - 2, cell - 2);
+      outlined += 1;
+    }
   }));
+  canvas.dataset.kinks = String(outlined);
   canvas.addEventListener("mousemove", (event) => {
     const i = Math.floor((event.offsetY / canvas.clientHeight) * rows);
     const j = Math.floor((event.offsetX / canvas.clientWidth) * cols);
     if (i < rows && j < cols) {
-      const index = [...lead, ...(matrix === values ? [i, j] : [j])];
-      probe.textContent = `${name}[${index.join(", ")}] = ${matrix[i][j]}`;
+      const index = indexOf(i, j);
+      const kink = marks.has(index.join(",")) ? " (at a kink)" : "";
+      probe.textContent = `${name}[${index.join(", ")}] = ${matrix[i][j]}${kink}`;
     }
   });
   canvas.addEventListener("mouseleave", () => {
@@ -141,7 +151,7 @@ function mapCanvas(name, values, { lead = [], largest, size, probe }) {
  * the first axis and a map per index of the second (conv weights [out, in, kh, kw], a batch of
  * images [N, C, H, W]). Each map's figure has its leading indices in data-slice.
  */
-function sliceGrid(name, values, probe) {
+function sliceGrid(name, values, probe, marks) {
   const largest = largestOf(values);
   const rows = shapeOf(values).length === 3
     ? [values.map((matrix, c) => [[c], matrix])]
@@ -153,7 +163,7 @@ function sliceGrid(name, values, probe) {
     if (drawn === MAX_SLICES) break;
     const maps = row.slice(0, MAX_SLICES - drawn).map(([lead, matrix]) => el("figure",
       { class: "slice", "data-slice": lead.join(",") },
-      mapCanvas(name, matrix, { lead, largest, size: SLICE_SIZE, probe }),
+      mapCanvas(name, matrix, { lead, largest, size: SLICE_SIZE, probe, marks }),
       el("figcaption", {}, `[${lead.join(", ")}]`)));
     drawn += maps.length;
     shown.push(el("div", { class: "slice-row" }, ...maps));
@@ -168,15 +178,16 @@ function axesNote(ndim, axes) {
 
 /**
  * A heat map of a tensor `name` (hover a cell for its value): one map of a vector or a matrix;
- * small maps of the last two axes of a tensor of 3 or 4, `axes` naming the leading ones.
+ * small maps of the last two axes of a tensor of 3 or 4, `axes` naming the leading ones. The
+ * entries in `marks` ("i,j" index strings) are outlined: they sit at a kink.
  */
-export function heatmap(name, values, title, axes = ["index of the first axis", "index of the second"]) {
+export function heatmap(name, values, title, axes = ["index of the first axis", "index of the second"], marks = new Set()) {
   const shape = shapeOf(values);
   const largest = largestOf(values);
   const probe = el("output", { class: "probe" });
   const picture = shape.length <= 2
-    ? mapCanvas(name, values, { largest, size: MAP_SIZE, probe })
-    : sliceGrid(name, values, probe);
+    ? mapCanvas(name, values, { largest, size: MAP_SIZE, probe, marks })
+    : sliceGrid(name, values, probe, marks);
   const note = shape.length > 2 ? `: ${axesNote(shape.length, axes)}` : "";
   return el("figure", { class: "heatmap", "data-param": name },
     picture,

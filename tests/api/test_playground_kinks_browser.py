@@ -1,0 +1,71 @@
+"""The playground marks kinks: a relu network whose pre-activations all sit at 0, computed with
+central differences too, in headless Chromium against a live server (see
+test_playground_browser.py for the page's harness)."""
+
+import json
+
+import httpx
+import pytest
+from playwright.sync_api import Browser
+
+from tests.api.test_docs_browser import chromium  # noqa: F401 - a fixture used by name
+from tests.api.test_playground_browser import (  # noqa: F401 - browser is a fixture used by name
+    browser,
+    finish,
+    hover_cell,
+    open_playground,
+)
+
+pytestmark = pytest.mark.live
+
+HIDDEN = 16  # the "relu" preset: 2-16-1
+WEIGHTS = {
+    "0.weight": [[0.1 * (i + 1), 0.1 * (i + 1)] for i in range(HIDDEN)],  # x = [1, −1] → z = 0
+    "0.bias": [0.0] * HIDDEN,
+    "2.weight": [[(-1.0) ** i for i in range(HIDDEN)]],
+    "2.bias": [0.1],
+}
+
+
+def test_entries_at_kinks_are_left_out_counted_and_outlined(
+    browser: Browser,  # noqa: F811 - the imported fixture
+    live_url: str,
+) -> None:
+    page = open_playground(browser, live_url)
+    page.select_option("#preset", "relu")
+    page.check("#weights-from-paste")
+    page.fill("#weights", json.dumps(WEIGHTS))
+    page.fill("#x", "[1.0, -1.0]")
+    page.fill("#y", "[0.4]")
+    page.check("#numeric")
+    page.click("#compute")
+    page.wait_for_selector("#compute-output[data-state=done]")
+
+    body = page.calls[-1].body  # type: ignore[attr-defined]
+    assert body["engines"] == ["autograd", "manual", "numeric"]
+    api = httpx.post(f"{live_url}/gradients", json=body, timeout=30).json()
+    numeric = api["deviations"]["numeric"]
+    assert numeric["kink_count"] == 2 * HIDDEN + HIDDEN + 2
+    assert page.inner_text("#agree-value") == "yes"
+
+    kinks = {
+        row.get_attribute("data-quantity"): row.query_selector("td.kinks").get_attribute(
+            "data-kinks"
+        )  # type: ignore[union-attr]
+        for row in page.query_selector_all("#deviations-numeric tbody tr")
+    }
+    assert kinks == {"loss": "0", "prediction": "0", "gradients.0.weight": "32",
+                     "gradients.0.bias": "16", "gradients.2.weight": "0",
+                     "gradients.2.bias": "0", "input_gradient": "2"}  # fmt: skip
+    assert "relu'(0) = 0" in page.inner_text("#deviations-numeric + .kink-note")
+
+    canvas = page.locator('.heatmap[data-param="0.weight"] canvas').element_handle()
+    assert canvas is not None
+    assert canvas.get_attribute("data-kinks") == "32"
+    probe = hover_cell(page, canvas, 3, 1, HIDDEN, 2)
+    assert api["gradients"]["0.weight"][3][1] == 0  # torch's relu'(0) = 0 (JavaScript: "0")
+    assert probe == "0.weight[3, 1] = 0 (at a kink)"
+    smooth = page.locator('.heatmap[data-param="2.weight"] canvas').element_handle()
+    assert smooth is not None
+    assert smooth.get_attribute("data-kinks") == "0"
+    finish(page, "kinks")
