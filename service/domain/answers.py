@@ -111,7 +111,13 @@ def trace_layer(step: TraceStep, single: bool) -> TraceLinear | TraceActivation 
     )
 
 
-def gradients_answer(report: Report, prepared: Prepared, trace: bool) -> GradientsResponse:
+def used_weights(prepared: Prepared, asked: bool) -> Gradients | None:
+    return tensors(prepared.problem.weights) if asked else None
+
+
+def gradients_answer(
+    report: Report, prepared: Prepared, trace: bool, return_weights: bool = False
+) -> GradientsResponse:
     single = prepared.single
     reference = report.reference
     manual = report.results.get("manual")
@@ -126,6 +132,7 @@ def gradients_answer(report: Report, prepared: Prepared, trace: bool) -> Gradien
         if reference.updated_weights is None
         else tensors(reference.updated_weights),
         trace=None if steps is None else [trace_layer(step, single) for step in steps],
+        weights=used_weights(prepared, return_weights),
         engines={name: engine_output(r, single) for name, r in report.results.items()},
         deviations=report.deviations,
         agree=report.agree,
@@ -144,17 +151,22 @@ def expected(reference: EngineResult, single: bool) -> Expected:
     )
 
 
-def check_answer(expected: Expected, report: CheckReport, prepared: Prepared) -> CheckResponse:
+def check_answer(
+    expected: Expected, report: CheckReport, prepared: Prepared, return_weights: bool = False
+) -> CheckResponse:
     return CheckResponse.model_construct(
         reference="autograd",
         expected=expected,
         report=report,
+        weights=used_weights(prepared, return_weights),
         dtype=dtype_of(prepared.problem.x),
         tolerance=prepared.plan.tolerance,
     )
 
 
-def training_summary(trainer: Trainer, history: list[Any] | None = None) -> TrainResponse:
+def training_summary(
+    trainer: Trainer, history: list[Any] | None = None, return_weights: bool = False
+) -> TrainResponse:
     """The run's summary: the stream's last line (without `history`), or the JSON answer."""
     t = trainer.training
     assert trainer.last is not None  # at least one epoch ran
@@ -171,6 +183,7 @@ def training_summary(trainer: Trainer, history: list[Any] | None = None) -> Trai
         tolerance=t.tolerance,
         dtype=dtype_of(t.problem.x),
         elapsed_ms=trainer.elapsed_ms,
+        weights=tensors(t.problem.weights) if return_weights else None,
         engine_ms=by_engine(trainer.engine_ms),
         history=history,
     )

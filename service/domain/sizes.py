@@ -67,6 +67,7 @@ class GradientsAnswer:
     engines: tuple[str, ...]  # as asked for, the reference first
     learning_rate: bool
     trace: bool  # the manual engine's: it runs whether asked for or not
+    return_weights: bool
     dtype: str
     shapes: AnswerShape
 
@@ -77,6 +78,7 @@ class GradientsAnswer:
             engines=tuple(dict.fromkeys([REFERENCE, *request.engines])),
             learning_rate=request.learning_rate is not None,
             trace=request.trace,
+            return_weights=request.return_weights,
             dtype=request.dtype,
             shapes=AnswerShape.of(request, settings),
         )
@@ -91,6 +93,9 @@ class GradientsAnswer:
         weights = s.parameters * (2 if self.learning_rate else 1)
         values = copies * (s.batch * (s.widths[0] + s.widths[-1]) + weights)
         arrays = copies * (2 + s.names * (2 if self.learning_rate else 1))
+        if self.return_weights:
+            values += s.parameters
+            arrays += s.names
         if self.trace:  # per layer 4 arrays: input, output and their gradients
             pairs = zip(s.widths, s.widths[1:], strict=False)
             values += sum(2 * s.batch * (a + b) for a, b in pairs)
@@ -108,6 +113,8 @@ class GradientsAnswer:
             found.append(('no "trace"', {"trace": False}))
         if self.learning_rate:
             found.append(('no "learning_rate"', {"learning_rate": False}))
+        if self.return_weights:
+            found.append(('no "return_weights"', {"return_weights": False}))
         if len(self.engines) > 1:
             found.append(('"engines": ["autograd"]', {"engines": self.engines[:1]}))
         return found
@@ -142,6 +149,8 @@ def check_check_answer(request: CheckRequest, settings: Settings) -> None:
     limit = settings.max_response_bytes
     layers = network.specs(request.network.layers)
     arrays = [p.size for p in sequence.parameters(layers)]
+    if request.return_weights:
+        arrays += arrays
     arrays += [s.batch * s.widths[0], s.batch * s.widths[-1]]  # input gradient, prediction
     listed = MISMATCH_BYTES * sum(min(request.max_mismatches, size) for size in arrays)
     values = JSON_BYTES[request.dtype] * sum(arrays)
@@ -158,7 +167,8 @@ def training_answer(request: TrainRequest, epochs: int) -> int:
     curves and final weights."""
     found = sequence.parameters(network.specs(request.network.layers))
     number = JSON_BYTES[request.dtype]
-    weights = 2 * (sum(p.size for p in found) * number + ARRAY_BYTES * len(found))
+    copies = 3 if request.return_weights else 2  # each engine's final weights, the first ones
+    weights = copies * (sum(p.size for p in found) * number + ARRAY_BYTES * len(found))
     return epochs * (EPOCH_BYTES + 2 * number) + weights + FIXED_BYTES
 
 

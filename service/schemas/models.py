@@ -285,6 +285,12 @@ class NetworkRequest(Strict):
         description="How close the other engines must come to autograd (in training: the "
         "manual engine's weights, after every step).",
     )
+    return_weights: bool = Field(
+        False,
+        description="Also answer `weights`: the weights used (drawn from `init_seed`, or as "
+        "sent), keyed like state_dict, in the dtype; in training, the starting ones. A grader "
+        "in any language gets torch's initial weights this way.",
+    )
 
 
 class ProblemRequest(NetworkRequest):
@@ -411,6 +417,10 @@ class GradientsResponse(BaseModel):
     trace: list[TraceLayer] | None = Field(
         None, description="With `trace`: the manual engine's values, layer by layer; else null."
     )
+    weights: Gradients | None = Field(
+        None,
+        description="With `return_weights`: the weights used, keyed like state_dict; else null.",
+    )
     engines: dict[str, EngineOutput]
     deviations: dict[str, EngineDeviation] = Field(
         description="Each engine but the reference, against the reference."
@@ -464,6 +474,10 @@ class CheckResponse(BaseModel):
     reference: Literal["autograd"] = "autograd"
     expected: Expected = Field(description="The reference values the candidate was graded on.")
     report: CheckReport
+    weights: Gradients | None = Field(
+        None,
+        description="With `return_weights`: the weights used, keyed like state_dict; else null.",
+    )
     dtype: DType
     tolerance: Tolerance
 
@@ -606,6 +620,11 @@ class TrainResponse(BaseModel):
     tolerance: Tolerance
     dtype: DType
     elapsed_ms: Finite
+    weights: Gradients | None = Field(
+        None,
+        description="With `return_weights`: the starting weights, keyed like state_dict; "
+        "else null.",
+    )
     engine_ms: dict[EngineName, Finite] = Field(description="Each engine's time over the run.")
     history: list[EpochReport] | None = Field(
         None,

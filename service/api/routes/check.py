@@ -35,4 +35,4 @@ def respond(body: CheckRequest, prepared: Prepared) -> JSONResponse:
         batch=prepared.problem.x.shape[0],
         problem=prepared.problem,
     )
-    return JSONResponse(check_answer(reference, report, prepared))
+    return JSONResponse(check_answer(reference, report, prepared, body.return_weights))

@@ -28,5 +28,5 @@ async def gradients(
 
 
 def respond(body: GradientsRequest, prepared: Prepared) -> JSONResponse:
-    answer = gradients_answer(report_of(prepared), prepared, body.trace)
+    answer = gradients_answer(report_of(prepared), prepared, body.trace, body.return_weights)
     return JSONResponse(base64_arrays(answer) if body.encoding == "base64" else answer)

@@ -89,7 +89,11 @@ async def train(body: TrainRequest, request: Request, settings: SettingsDep) -> 
     if wants_ndjson(request.headers.get("accept", "")):
         # X-Accel-Buffering: a proxy such as nginx passes each line on at once, not when done.
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        return StreamingResponse(ndjson_lines(trainer, request), media_type=NDJSON, headers=headers)
+        return StreamingResponse(
+            ndjson_lines(trainer, request, body.return_weights),
+            media_type=NDJSON,
+            headers=headers,
+        )
     history = []  # each epoch's report, written as it ends: ~350 bytes each, not a dict
     try:
         async with aclosing(epochs(trainer, request)) as stream:
@@ -99,7 +103,7 @@ async def train(body: TrainRequest, request: Request, settings: SettingsDep) -> 
         raise ShuttingDown(trainer) from None
     if not trainer.done:
         return Response(status_code=499)  # nginx's "client closed request": nobody reads it
-    return JSONResponse(training_summary(trainer, history))
+    return JSONResponse(training_summary(trainer, history, body.return_weights))
 
 
 def wants_ndjson(accept: str) -> bool:
@@ -132,7 +136,9 @@ def log_stop(trainer: Trainer, why: str) -> None:
     )
 
 
-async def ndjson_lines(trainer: Trainer, request: Request) -> AsyncGenerator[bytes]:
+async def ndjson_lines(
+    trainer: Trainer, request: Request, return_weights: bool = False
+) -> AsyncGenerator[bytes]:
     try:
         async with aclosing(epochs(trainer, request)) as stream:
             async for epoch in stream:
@@ -149,7 +155,7 @@ async def ndjson_lines(trainer: Trainer, request: Request) -> AsyncGenerator[byt
         yield line({"type": "error", "detail": [{"type": "internal_error", "loc": [], "msg": msg}]})
         return
     if trainer.done:
-        yield line(training_summary(trainer))
+        yield line(training_summary(trainer, return_weights=return_weights))
 
 
 def line(content: Any) -> bytes:

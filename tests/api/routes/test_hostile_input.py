@@ -190,8 +190,15 @@ class TestAnswerSize:
             {"learning_rate": 0.05, "encoding": "base64"},
             {"engines": ["autograd", "manual", "numeric"], "x": [[0.1, 0.2]] * 4},
             {"dtype": "float32", "trace": True, "x": [[0.1, 0.2]] * 100, "encoding": "base64"},
+            {"return_weights": True, "learning_rate": 0.05},
         ],
-        ids=["the issue's: lr and trace", "base64 with lr", "three engines", "float32 trace"],
+        ids=[
+            "the issue's: lr and trace",
+            "base64 with lr",
+            "three engines",
+            "float32 trace",
+            "weights returned",
+        ],
     )
     async def test_refused_with_options_that_really_fit(
         self, client: httpx.AsyncClient, settings: Settings, body: dict[str, Any]
@@ -263,6 +270,7 @@ ANSWERS = [
     {"x": [[0.3, -0.2]] * 7, "trace": True, "learning_rate": 0.1, "encoding": "base64"},
     {"dtype": "float32", "x": [[1e-30, 1e5]] * 3, "trace": True},
     {"engines": ["autograd", "manual", "numeric"], "x": [[0.3, -0.2]] * 5},
+    {"return_weights": True, "learning_rate": 0.1, "x": [[0.3, -0.2]] * 3},
     {"network": {"layers": mlp({"type": "relu"}, (2, 64, 3))}, "y": [[0.0] * 3] * 64,
      "x": [[1e-300, -2.2250738585072014e-308]] * 64, "learning_rate": 1e-300, "trace": True},
 ]  # fmt: skip
