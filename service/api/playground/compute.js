@@ -82,7 +82,7 @@ function renderCompute(answer) {
 export async function compute(event) {
   event.preventDefault();
   await run($("compute-output"), $("problem-errors"), async () => {
-    const engines = $("numeric").checked ? ["autograd", "manual", "numeric"] : ["autograd", "manual"];
-    renderCompute(await post("gradients", { ...problemBody(), engines }));
+    const numeric = $("numeric").checked ? { engines: ["autograd", "manual", "numeric"] } : {};
+    renderCompute(await post("gradients", { ...problemBody(), ...numeric }));
   });
 }
