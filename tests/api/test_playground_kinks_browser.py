@@ -69,3 +69,37 @@ def test_entries_at_kinks_are_left_out_counted_and_outlined(
     assert smooth is not None
     assert smooth.get_attribute("data-kinks") == "0"
     finish(page, "kinks")
+
+
+def test_check_counts_a_valid_one_sided_derivative_right_and_outlines_it(
+    browser: Browser,  # noqa: F811 - the imported fixture
+    live_url: str,
+) -> None:
+    """The student's relu'(0) = 1: every gradient upstream of the relu is the other side's."""
+    page = open_playground(browser, live_url)
+    page.select_option("#preset", "relu")
+    page.check("#weights-from-paste")
+    page.fill("#weights", json.dumps(WEIGHTS))
+    page.fill("#x", "[1.0, -1.0]")
+    page.fill("#y", "[0.4]")
+    g = 2 * (0.1 - 0.4)  # dL/dp: every a is 0, p = 2.bias
+    upstream = [g * w for w in WEIGHTS["2.weight"][0]]  # dL/dz with relu'(0) = 1
+    candidate = {
+        "0.weight": [[u * 1.0, u * -1.0] for u in upstream],
+        "0.bias": upstream,
+        "2.weight": [[0.0] * HIDDEN],
+        "2.bias": [g],
+    }
+    page.fill("#candidate", json.dumps(candidate))
+    page.click("#check")
+    page.wait_for_selector("#check-output[data-state=done]")
+
+    assert page.get_attribute("#check-verdict", "data-verdict") == "pass"
+    assert "relu'(0) = 0" in page.inner_text("#check-kinks")
+    assert page.inner_text("#check-kinks").startswith(
+        f"{2 * HIDDEN + HIDDEN} entries sit at a kink"
+    )
+    outlined = page.query_selector_all('td.kink[data-param="0.bias"]')
+    assert len(outlined) == HIDDEN
+    assert page.query_selector_all("td.wrong") == []
+    finish(page, "check-kinks")

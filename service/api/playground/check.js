@@ -15,20 +15,25 @@ function candidateBody() {
   return "gradients" in given ? given : { gradients: given };
 }
 
-function grid(name, values, wrong) {
+function grid(name, values, wrong, kinks) {
   const matrix = Array.isArray(values[0]) ? values : [values];
   const rows = matrix.map((row, i) => el("tr", {}, ...row.map((v, j) => {
     const index = Array.isArray(values[0]) ? `${i},${j}` : `${j}`;
     const mismatch = wrong.get(index);
+    const kink = kinks.get(index);
     const attributes = { "data-param": name, "data-index": index };
     if (mismatch) {
       attributes.class = "wrong";
       attributes.title = `expected ${mismatch.expected}`;
+    } else if (kink) {
+      attributes.class = "kink";
+      attributes.title = `at a kink, a valid one-sided derivative: ${kink.why}`;
     }
     return el("td", attributes, short(v));
   })));
   return el("div", { class: "scroll" }, el("table", { class: "grid", "data-param": name },
-    el("caption", {}, `${name}: yours, the wrong entries marked`), el("tbody", {}, ...rows)));
+    el("caption", {}, `${name}: yours, the wrong entries marked${kinks.size ? ", those at kinks outlined" : ""}`),
+    el("tbody", {}, ...rows)));
 }
 
 function mismatchList(finding) {
@@ -36,18 +41,19 @@ function mismatchList(finding) {
     `[${m.index.join(", ")}]: expected ${m.expected}, got ${m.got}`)));
 }
 
-function renderFinding(name, finding, given) {
+function renderFinding(name, finding, given, kinks) {
   const status = finding.status === "ok" ? "correct" : finding.status.replace("_", " ");
+  const atKinks = finding.kink_count ? `, ${finding.kink_count} of them at kinks (a valid one-sided derivative)` : "";
   const parts = [
     el("h3", {}, name + " ", el("span", { class: finding.agree ? "yes" : "no" }, status)),
-    el("p", {}, `${finding.correct} of ${finding.entries} entries within tolerance`
+    el("p", {}, `${finding.correct} of ${finding.entries} entries within tolerance${atKinks}`
       + (finding.hint ? `. ${finding.hint}` : "")),
   ];
   const wrong = new Map(finding.mismatches.map((m) => [m.index.join(","), m]));
-  if (finding.status === "mismatch") {
+  if (finding.status === "mismatch" || finding.kink_count) {
     const axes = shapeOf(given).length;
     const gridFits = axes >= 1 && axes <= 2 && finding.entries <= MAX_GRID_ENTRIES;
-    parts.push(gridFits ? grid(name, given, wrong) : mismatchList(finding));
+    parts.push(gridFits ? grid(name, given, wrong, kinks) : mismatchList(finding));
   }
   if (finding.mismatch_count > finding.mismatches.length) {
     parts.push(el("p", { class: "hint" }, `${finding.mismatch_count} wrong; the worst ${finding.mismatches.length} are shown`));
@@ -60,12 +66,23 @@ function renderCheck(answer, candidate) {
   const verdict = el("p", { class: "verdict", id: "check-verdict", "data-verdict": report.verdict },
     el("strong", { class: report.verdict === "pass" ? "yes" : "no" }, report.verdict === "pass" ? "Pass" : "Fail"),
     `: ${report.correct} of ${report.total} entries right (score ${report.score.toFixed(3)})`);
+  const kinks = new Map(); // quantity → index "i,j" → the kink
+  for (const kink of report.kinks) {
+    if (!kinks.has(kink.quantity)) kinks.set(kink.quantity, new Map());
+    kinks.get(kink.quantity).set(kink.index.join(","), kink);
+  }
   const findings = [];
+  if (report.kink_count) {
+    const why = [...new Set(report.kinks.map((k) => k.why))].join("; ");
+    findings.push(el("p", { class: "hint kink-note", id: "check-kinks" },
+      `${report.kink_count} entries sit at a kink, where the derivative is not defined, and hold a `
+      + `valid one-sided derivative: counted right. ${why}.`));
+  }
   for (const key of ["loss", "prediction", "input_gradient"]) {
-    if (report[key]) findings.push(renderFinding(key, report[key], candidate[key]));
+    if (report[key]) findings.push(renderFinding(key, report[key], candidate[key], kinks.get(key) || new Map()));
   }
   for (const [name, finding] of Object.entries(report.gradients)) {
-    findings.push(renderFinding(name, finding, candidate.gradients[name]));
+    findings.push(renderFinding(name, finding, candidate.gradients[name], kinks.get(name) || new Map()));
   }
   if (report.unexpected.length) {
     findings.push(el("p", {}, "Not parameters of this network: " + report.unexpected.join(", ")));
