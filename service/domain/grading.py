@@ -17,11 +17,12 @@ import numpy as np
 
 from service.domain import kinks
 from service.domain.compare import Tolerance, distance
+from service.domain.diagnosis import Case, diagnose, trace_steps
 from service.engines import Problem
 from service.engines.kinks import sitting
 from service.schemas.arrays import Ragged
 from service.schemas.models import Expected
-from service.schemas.values import CheckReport, Finding, Kink, Mismatch
+from service.schemas.values import CheckReport, Diagnosis, Finding, Kink, Mismatch
 
 
 def candidate_shape(value: float | np.ndarray | Ragged) -> tuple[int, ...] | None:
@@ -205,13 +206,20 @@ def grade(
     given = candidate.get("gradients", {})
     gradients = {name: one(name, given.get(name), ref) for name, ref in expected.gradients.items()}
     unexpected = [name for name in given if name not in expected.gradients]
-    findings = [*quantities.values(), *gradients.values()]
-    correct = sum(f.correct for f in findings)
-    total = sum(f.entries for f in findings)
-    passed = not unexpected and all(f.agree for f in findings)
+    findings = {**quantities, **gradients}
+    correct = sum(f.correct for f in findings.values())
+    total = sum(f.entries for f in findings.values())
+    passed = not unexpected and all(f.agree for f in findings.values())
+    wrong = [name for name, f in findings.items() if f.status in ("mismatch", "wrong_shape")]
+    diagnoses = []
+    if problem is not None and wrong:
+        diagnoses = diagnose(case_of(problem, candidate, expected, wrong, tol))
+    if found_kinks:
+        diagnoses.append(kink_diagnosis(found_kinks))
     return CheckReport(
         verdict="pass" if passed else "fail",
-        score=correct / total if total else 1.0,  # partial credit: entries within tolerance
+        score=1.0 if passed else fair_score(findings, diagnoses),
+        entry_score=correct / total if total else 1.0,
         correct=correct,
         total=total,
         loss=quantities.get("loss"),
@@ -220,6 +228,52 @@ def grade(
         gradients=gradients,
         missing=[name for name, f in gradients.items() if f.status == "missing"],
         unexpected=unexpected,
+        diagnoses=diagnoses,
         kink_count=len(found_kinks),
         kinks=found_kinks[: kinks.MAX_LISTED],
     )
+
+
+def case_of(
+    problem: Problem, candidate: dict[str, Any], expected: Expected, wrong: list[str],
+    tol: Tolerance,
+) -> Case:  # fmt: skip
+    """What a diagnosis needs: the gradients batch first, the candidate's arrays as sent."""
+    single = np.asarray(expected.input_gradient).shape != problem.x.shape
+    reference = {n: np.asarray(g, dtype=np.float64) for n, g in expected.gradients.items()}
+    reference["input_gradient"] = np.asarray(expected.input_gradient).reshape(problem.x.shape)
+    given = dict(candidate.get("gradients", {}))
+    if candidate.get("input_gradient") is not None:
+        value = candidate["input_gradient"]
+        if not isinstance(value, Ragged) and single and np.size(value) == problem.x.size:
+            value = np.reshape(value, problem.x.shape)
+        given["input_gradient"] = value
+    arrays = {
+        name: None if value is None or isinstance(value, Ragged) else np.asarray(value, np.float64)
+        for name, value in given.items()
+        if name in reference
+    }
+    steps = candidate.get("trace")
+    trace = trace_steps(steps, problem, single) if steps else None
+    return Case(problem, reference, arrays, [n for n in reference if n in wrong], tol, trace)
+
+
+def kink_diagnosis(found: list[Kink]) -> Diagnosis:
+    quantities = list(dict.fromkeys(k.quantity for k in found))
+    why = "; ".join(dict.fromkeys(k.why for k in found))
+    layers = {k.layer for k in found}
+    msg = (f"Not an error: {len(found)} entries of {', '.join(quantities)} sit at a kink, "
+           "where the derivative is not defined, and hold a valid one-sided derivative. "
+           f"{why}.")  # fmt: skip
+    return Diagnosis("kink", quantities, layers.pop() if len(layers) == 1 else None, msg)
+
+
+def fair_score(findings: dict[str, Finding], diagnoses: list[Diagnosis]) -> float:
+    """1 − bugs / quantities graded: a bug is a diagnosis naming a mistake (once, however many
+    gradients it spoils) or a wrong quantity that no named mistake explains (where an error
+    merely enters is not a cause: each quantity it spoils counts)."""
+    named = [d for d in diagnoses if d.kind not in ("kink", "error_enters_at")]  # a cause each
+    explained = {name for d in named for name in d.parameters}
+    unexplained = [n for n, f in findings.items() if not f.agree and n not in explained]
+    bugs = len(named) + len(unexplained)
+    return max(0.0, 1.0 - bugs / len(findings)) if findings else 1.0

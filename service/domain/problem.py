@@ -391,4 +391,5 @@ def candidate_values(candidate: Candidate) -> dict[str, Any]:
         "prediction": candidate.prediction,
         "input_gradient": candidate.input_gradient,
         "gradients": dict(candidate.gradients),
+        "trace": candidate.trace,
     }

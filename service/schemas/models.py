@@ -441,8 +441,21 @@ CandidateSchema = Annotated[
     Annotated[Nested, Tag("nested")] | Annotated[Base64Tensor, Tag("base64")],
     Discriminator(_nested_or_base64),
 ]
+MAX_TRACE_STEPS = 256  # as many as a network may have layers
 MAX_CANDIDATE_DEPTH = 8  # the expected arrays have at most 2 dimensions; NumPy takes at most 64
 CandidateArray = Annotated[np.ndarray | Ragged, *_array_field(_candidate_array, CandidateSchema)]
+
+
+class CandidateStep(Strict):
+    """One layer's backward step as the caller computed it, named as the trace names it."""
+
+    index: Natural = Field(description="The layer's index in the network.")
+    grad_output: CandidateArray | None = Field(None, description="dL/d(output)")
+    grad_input: CandidateArray | None = Field(None, description="dL/d(input)")
+    grad_z: CandidateArray | None = Field(
+        None, description="dL/dz: a linear layer's dL/d(output), an activation's dL/d(input)."
+    )
+    grad_a: CandidateArray | None = Field(None, description="dL/da: an activation's output's.")
 
 
 class Candidate(Strict):
@@ -454,6 +467,11 @@ class Candidate(Strict):
     loss: Finite | None = None
     prediction: CandidateArray | None = None
     input_gradient: CandidateArray | None = None
+    trace: Annotated[list[CandidateStep], Field(max_length=MAX_TRACE_STEPS)] | None = Field(
+        None,
+        description="Your own backward pass, layer by layer (any layers, any of their values): "
+        "the first step that differs from the reference's is named exactly in `diagnoses`.",
+    )
 
 
 class CheckRequest(ProblemRequest):

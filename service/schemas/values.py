@@ -113,15 +113,44 @@ class Finding:
     ] = 0
 
 
+DiagnosisKind = Literal[
+    "transpose", "factor", "batch_mean", "not_summed_over_batch", "single_sample", "swapped",
+    "wrong_activation_derivative", "wrong_layer_input", "backprop_not_transposed", "zero",
+    "precision", "entries", "error_enters_at", "kink",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A mistake that reproduces the candidate's numbers (tested, not guessed), or a kink."""
+
+    kind: DiagnosisKind
+    parameters: Annotated[list[str], Field(description="The quantities it explains.")]
+    layer: Annotated[
+        int | None,
+        Field(description="The layer where the error enters the backward pass; null if none."),
+    ]
+    message: Annotated[str, Field(description="What went wrong, and what is right.")]
+
+
 @dataclass(frozen=True)
 class CheckReport:
     """A candidate's grade: a verdict, partial credit, and a finding per quantity."""
 
     verdict: Literal["pass", "fail"]
     score: Annotated[
-        float, Field(description="Fraction of entries within tolerance: partial credit.")
+        float,
+        Field(
+            description="A grade per bug, the same wherever it sits: 1 − bugs / quantities "
+            "graded, at least 0. A bug is a diagnosis that names a mistake (one at a layer "
+            "counts once however many gradients below it spoils) or a wrong quantity no named "
+            "mistake explains; a kink is not one."
+        ),
     ]
-    correct: int
+    entry_score: Annotated[
+        float, Field(description="correct / total: the fraction of entries within tolerance.")
+    ]
+    correct: Annotated[int, Field(description="Entries within tolerance, over every quantity.")]
     total: int
     loss: Finding | None
     prediction: Finding | None
@@ -131,6 +160,10 @@ class CheckReport:
     ]
     missing: list[str]
     unexpected: list[str]
+    diagnoses: Annotated[
+        list[Diagnosis],
+        Field(description="Which mistake reproduces the wrong numbers, most specific first."),
+    ]
     kink_count: Annotated[
         int,
         Field(description="Entries passed because they hold a valid one-sided derivative."),

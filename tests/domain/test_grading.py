@@ -97,7 +97,8 @@ def test_grade_missing_unexpected_and_score() -> None:
     assert g.missing == ["0.bias"]
     assert g.unexpected == ["1.weight"]
     assert (g.correct, g.total) == (7, 10)
-    assert g.score == 0.7
+    assert g.entry_score == 0.7
+    assert g.score == 1 - 1 / 3  # loss, 0.weight and 0.bias graded; 0.bias missing: 1 bug
     assert g.verdict == "fail"
     g = grade({"gradients": {"0.weight": W, "0.bias": np.array([1.0, 2.0, 3.0])}}, expected,
               TOL, 10, 1)  # fmt: skip

@@ -67,7 +67,14 @@ async def test_transposed_weight_gradient_gets_the_hint(client: httpx.AsyncClien
     assert finding["status"] == "wrong_shape"
     assert (finding["expected_shape"], finding["shape"]) == ([10, 2], [2, 10])
     assert "transpose" in finding["hint"]
-    assert report["score"] == (151 - 20) / 151
+    assert report["entry_score"] == (151 - 20) / 151
+    assert report["score"] == 1 - 1 / 6  # one bug among six gradients
+    (diagnosis,) = report["diagnoses"]
+    assert (diagnosis["kind"], diagnosis["parameters"], diagnosis["layer"]) == (
+        "transpose",
+        ["0.weight"],
+        0,
+    )
 
 
 async def test_mean_instead_of_sum_is_named_by_the_batch_size(client: httpx.AsyncClient) -> None:
@@ -103,7 +110,7 @@ async def test_max_mismatches_caps_the_list(client: httpx.AsyncClient) -> None:
     assert len(finding["mismatches"]) == 3
     errors = [m["abs_error"] for m in finding["mismatches"]]
     assert errors == sorted(errors, reverse=True)
-    assert report["score"] == 0.0
+    assert report["score"] == report["entry_score"] == 0.0  # six wrong, no mistake explains them
 
 
 @pytest.mark.parametrize(

@@ -138,6 +138,12 @@ CHECK_ONLY = [
      ["body", "candidate", "input_gradient", 0, 0, 0]),
     ("max_mismatches", {"candidate": CANDIDATE, "max_mismatches": MARK},
      ["body", "max_mismatches"]),
+    ("candidate trace index", {"candidate": {"gradients": {}, "trace": [{"index": MARK}]}},
+     ["body", "candidate", "trace", 0, "index"]),
+    *[(f"candidate trace {name}",
+       {"candidate": {"gradients": {}, "trace": [{"index": 4, name: [MARK]}]}},
+       ["body", "candidate", "trace", 0, name, 0])
+      for name in ("grad_output", "grad_input", "grad_z", "grad_a")],
 ]  # fmt: skip
 
 FIELDS = [
