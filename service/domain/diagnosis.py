@@ -86,11 +86,13 @@ def layer_of(name: str) -> int | None:
 # --- the backward pass, rerun with one step changed ---------------------------------------------
 
 
-def backward(case: Case, tape: list[sequence.Step], grad: Array, at: int, step: Backward) -> Grads:
-    """Every gradient, with layer `at`'s backward step replaced by `step`."""
+def backward(
+    case: Case, tape: list[sequence.Step], grad: Array, at: list[int], step: Backward
+) -> Grads:
+    """Every gradient, with the backward step of the layers `at` replaced by `step`."""
     found: Grads = {}
     for s in reversed(tape):
-        grad, own = step(grad, s) if s.index == at else s.layer.backward(grad, s.cache)
+        grad, own = step(grad, s) if s.index in at else s.layer.backward(grad, s.cache)
         found |= {f"{s.index}.{name}": g for name, g in own.items()}
     found["input_gradient"] = grad
     return {name: found[name] for name in case.reference}
@@ -147,26 +149,27 @@ def mistakes_at(
 ) -> list[Diagnosis]:
     layer, k = s.layer, s.index
     if isinstance(layer, Activation) and layer.elementwise:
+        alike = [t.index for t in tape if t.index <= k and t.layer == layer]
         for what, derivative in activation_mistakes(layer):
 
             def step(g: Array, s: sequence.Step, d: Derivative = derivative) -> Any:
                 z, a = s.cache
                 return g * d(z, a), {}
 
-            changed = reproduces(case, backward(case, tape, grad, k, step))
-            if changed:
-                right = [n for n in sent(case) if n not in changed]
-                formula = DERIVATIVE_FORMULA.get(layer.kind, f"{layer.kind}'(z)")
-                above = f"{are(right)} right and " if right else ""
-                return [
-                    Diagnosis(
-                        "wrong_activation_derivative",
-                        changed,
-                        k,
-                        f"{above}{are(changed)} wrong: the {layer.kind} derivative at layer {k} "
-                        f"was {what}; it is {formula}.",
+            for at in ([k], alike) if len(alike) > 1 else ([k],):  # this layer; every such one
+                changed = reproduces(case, backward(case, tape, grad, at, step))
+                if changed:
+                    right = [n for n in sent(case) if n not in changed]
+                    formula = DERIVATIVE_FORMULA.get(layer.kind, f"{layer.kind}'(z)")
+                    above = f"{are(right)} right and " if right else ""
+                    where = (
+                        f"layer {k}"
+                        if len(at) == 1
+                        else (f"every {layer.kind} layer ({', '.join(map(str, sorted(at)))})")
                     )
-                ]
+                    msg = (f"{above}{are(changed)} wrong: the {layer.kind} derivative at {where} "
+                           f"was {what}; it is {formula}.")  # fmt: skip
+                    return [Diagnosis("wrong_activation_derivative", changed, k, msg)]
     if isinstance(layer, Linear):
         weight = case.problem.weights[f"{k}.weight"]
         if weight.shape[0] == weight.shape[1]:
@@ -175,7 +178,7 @@ def mistakes_at(
                 own = s.layer.backward(g, s.cache)[1]
                 return g @ weight.T, own  # W where Wᵀ belongs: dL/d(input) = dL/dz·Wᵀ
 
-            changed = reproduces(case, backward(case, tape, grad, k, not_transposed))
+            changed = reproduces(case, backward(case, tape, grad, [k], not_transposed))
             if changed:
                 return [
                     Diagnosis(
@@ -195,7 +198,7 @@ def mistakes_at(
                 own["weight"] = np.tensordot(g, other, axes=(range(g.ndim - 1), range(g.ndim - 1)))
                 return grad_input, own
 
-            changed = reproduces(case, backward(case, tape, grad, k, wrong_input))
+            changed = reproduces(case, backward(case, tape, grad, [k], wrong_input))
             if changed:
                 return [
                     Diagnosis(
@@ -326,12 +329,13 @@ def one_quantity(case: Case, name: str, samples: Callable[[], list[Grads]]) -> D
         for b, grads in enumerate(samples()):
             for scale in (1.0, 1.0 / case.batch):
                 if close(got, scale * grads[name], case.tol):
-                    return Diagnosis("single_sample", [name], layer, f"{name} is the gradient of "
-                                     f"sample {b} alone, not of the batch of {case.batch}: "
-                                     "accumulate every sample's.")  # fmt: skip
+                    msg = (f"{are([name])} the gradient of sample {b} alone, not of the batch "
+                           f"of {case.batch}: accumulate every sample's.")  # fmt: skip
+                    return Diagnosis("single_sample", [name], layer, msg)
     if close(got, want, FLOAT32):
-        return Diagnosis("precision", [name], layer, f"{name} agrees only to float32's rounding "
-                         "(about 7 digits): compute in float64, or check in float32.")  # fmt: skip
+        msg = (f"{are([name])} right only to float32's rounding (about 7 digits): compute in "
+               "float64, or check in float32.")  # fmt: skip
+        return Diagnosis("precision", [name], layer, msg)
     with np.errstate(over="ignore", invalid="ignore"):
         off = np.abs(got - want) > case.tol.atol + case.tol.rtol * np.abs(want)
     wrong = np.argwhere(off)
@@ -467,6 +471,25 @@ def diagnose(case: Case) -> list[Diagnosis]:
         else:
             found.append(one)
             explained |= set(one.parameters)
+    found = merged(found)
     if left:
         found += enters_at(case, left)
     return found
+
+
+# Found per quantity, but one habit for them all: merged into one diagnosis (and one bug).
+ONE_CAUSE = ("precision", "single_sample", "not_summed_over_batch")
+
+
+def merged(found: list[Diagnosis]) -> list[Diagnosis]:
+    """Diagnoses of a kind in ONE_CAUSE as one, naming every quantity (and sample) they cover."""
+    out: list[Diagnosis] = []
+    for d in found:
+        same = next((o for o in out if o.kind == d.kind and d.kind in ONE_CAUSE), None)
+        if same is None:
+            out.append(d)
+            continue
+        params = [*same.parameters, *d.parameters]
+        msg = same.message.replace(are(same.parameters), are(params), 1)  # it starts with them
+        out[out.index(same)] = Diagnosis(d.kind, params, None, msg)
+    return out

@@ -183,6 +183,9 @@ def grade(
     """`candidate` holds "loss", "prediction", "input_gradient" (each optional) and "gradients"
     (a dict by parameter name), shaped as `expected`, the reference, is. With the `problem`, a
     gradient's entry at a kink the input sits on passes with any valid one-sided value."""
+    steps = candidate.get("trace")
+    single = problem is not None and np.asarray(expected.input_gradient).shape != problem.x.shape
+    trace = trace_steps(steps, problem, single) if problem is not None and steps else None
     excuse_for = kink_excuse(problem, tol) if problem is not None else lambda name: None
     found_kinks: list[Kink] = []
 
@@ -213,7 +216,7 @@ def grade(
     wrong = [name for name, f in findings.items() if f.status in ("mismatch", "wrong_shape")]
     diagnoses = []
     if problem is not None and wrong:
-        diagnoses = diagnose(case_of(problem, candidate, expected, wrong, tol))
+        diagnoses = diagnose(case_of(problem, candidate, expected, wrong, tol, trace))
     if found_kinks:
         diagnoses.append(kink_diagnosis(found_kinks))
     return CheckReport(
@@ -236,7 +239,7 @@ def grade(
 
 def case_of(
     problem: Problem, candidate: dict[str, Any], expected: Expected, wrong: list[str],
-    tol: Tolerance,
+    tol: Tolerance, trace: list[dict[str, Any]] | None,
 ) -> Case:  # fmt: skip
     """What a diagnosis needs: the gradients batch first, the candidate's arrays as sent."""
     single = np.asarray(expected.input_gradient).shape != problem.x.shape
@@ -253,8 +256,6 @@ def case_of(
         for name, value in given.items()
         if name in reference
     }
-    steps = candidate.get("trace")
-    trace = trace_steps(steps, problem, single) if steps else None
     return Case(problem, reference, arrays, [n for n in reference if n in wrong], tol, trace)
 
 
