@@ -6,7 +6,9 @@ quantity transformed) and the mistake is named only if it reproduces what the ca
 entry by entry, within the check's tolerance. Most specific first:
 
 1. mistakes in the backward pass, each at one layer (they spoil every gradient below it):
-   `wrong_activation_derivative`, `backprop_not_transposed`, `wrong_layer_input`;
+   `wrong_activation_derivative`, `backprop_not_transposed`, `wrong_layer_input`, and batch or
+   layer norm's classic ones (the statistics taken as constants, a term left out), named as
+   `error_enters_at` that layer;
 2. one mistake across every gradient: a constant `factor`, `batch_mean`;
 3. one quantity at a time: `transpose`, `not_summed_over_batch`, `single_sample`, `swapped`,
    `zero`, `precision`, `entries`;
@@ -14,6 +16,7 @@ entry by entry, within the check's tolerance. Most specific first:
    first wrong step when the candidate sends its own dL/d(output) per layer (its `trace`).
 """
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +29,7 @@ from service.domain.network import shape_text
 from service.engines import Problem, manual
 from service.engines.layers import Activation, Layer, sequence
 from service.engines.layers.linear import Linear
+from service.engines.layers.normalization import Normalised
 from service.schemas.arrays import Ragged
 from service.schemas.models import CandidateStep
 from service.schemas.values import Diagnosis
@@ -124,6 +128,40 @@ def activation_mistakes(layer: Activation) -> list[tuple[str, Derivative]]:
     return found
 
 
+NormBackward = Callable[[Array, Normalised], Array]
+
+
+def scaled(grad: Array, cache: Normalised) -> tuple[Array, Array, Array, int]:
+    """d = γ·dL/dy, Σd, Σ(d·x̂) over the entries sharing a mean, and their count m."""
+    d = grad if cache.gamma is None else grad * cache.gamma
+    m = math.prod(grad.shape[axis] for axis in cache.axes)
+    total = d.sum(axis=cache.axes, keepdims=True)
+    along = (d * cache.x_hat).sum(axis=cache.axes, keepdims=True)
+    return d, total, along, m
+
+
+def as_constants(grad: Array, cache: Normalised) -> Array:
+    d, _, _, _ = scaled(grad, cache)
+    return d * cache.inv_std
+
+
+def without_variance(grad: Array, cache: Normalised) -> Array:
+    d, total, _, m = scaled(grad, cache)
+    return (m * d - total) * cache.inv_std / m
+
+
+def without_mean(grad: Array, cache: Normalised) -> Array:
+    d, _, along, m = scaled(grad, cache)
+    return (m * d - cache.x_hat * along) * cache.inv_std / m
+
+
+NORMALISATION_MISTAKES: list[tuple[str, NormBackward]] = [
+    ("treated the mean and variance as constants (dL/dx = γ·dL/dy / σ)", as_constants),
+    ("left out the variance's term, Σ(d·x̂)·x̂", without_variance),
+    ("left out the mean's term, Σd", without_mean),
+]
+
+
 DERIVATIVE_FORMULA = {
     "sigmoid": "σ(z)(1 − σ(z))",
     "tanh": "1 − tanh²(z)",
@@ -170,6 +208,19 @@ def mistakes_at(
                     msg = (f"{above}{are(changed)} wrong: the {layer.kind} derivative at {where} "
                            f"was {what}; it is {formula}.")  # fmt: skip
                     return [Diagnosis("wrong_activation_derivative", changed, k, msg)]
+    if isinstance(s.cache, Normalised):
+        for what, normalised in NORMALISATION_MISTAKES:
+
+            def norm_step(g: Array, s: sequence.Step, n: NormBackward = normalised) -> Any:
+                own = s.layer.backward(g, s.cache)[1]
+                return n(g, s.cache), own
+
+            changed = reproduces(case, backward(case, tape, grad, [k], norm_step))
+            if changed:
+                msg = (f"{are(changed)} wrong: the backward pass through {layer.kind} at layer "
+                       f"{k} {what}. The batch's mean and variance depend on every input: "
+                       "dL/dx = (m·d − Σd − x̂·Σ(d·x̂)) / (m·σ), with d = γ·dL/dy.")  # fmt: skip
+                return [Diagnosis("error_enters_at", changed, k, msg)]
     if isinstance(layer, Linear):
         weight = case.problem.weights[f"{k}.weight"]
         if weight.shape[0] == weight.shape[1]:

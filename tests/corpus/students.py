@@ -163,13 +163,41 @@ def rows(w: Weights, x: np.ndarray, y: np.ndarray, loss: str, bug: str = "") -> 
                           "4.weight": dW4, "4.bias": db4}}  # fmt: skip
 
 
+# --- style 3 with batch norm: linear, batch_norm1d, tanh, linear on a batch ---------------------
+
+
+def batch_norm(w: Weights, x: np.ndarray, y: np.ndarray, bug: str = "") -> Grads:
+    eps = 1e-5
+    z = x @ w["0.weight"].T + w["0.bias"]
+    mu, var = z.mean(axis=0), z.var(axis=0)
+    z_hat = (z - mu) / np.sqrt(var + eps)
+    h = w["1.weight"] * z_hat + w["1.bias"]
+    a = np.tanh(h)
+    p = a @ w["3.weight"].T + w["3.bias"]
+    dp = 2 * (p - y)
+    dW3, db3 = dp.T @ a, dp.sum(axis=0)
+    dh = dp @ w["3.weight"] * (1 - a**2)
+    dgamma, dbeta = (dh * z_hat).sum(axis=0), dh.sum(axis=0)
+    dz_hat = dh * w["1.weight"]
+    m = len(x)
+    if bug == "stats_as_constants":
+        dz = dz_hat / np.sqrt(var + eps)  # as if mu and var did not depend on z
+    else:
+        dz = (m * dz_hat - dz_hat.sum(axis=0) - z_hat * (dz_hat * z_hat).sum(axis=0)) / (
+            m * np.sqrt(var + eps)
+        )
+    dW0, db0 = dz.T @ x, dz.sum(axis=0)
+    return {"gradients": {"0.weight": dW0, "0.bias": db0, "1.weight": dgamma, "1.bias": dbeta,
+                          "3.weight": dW3, "3.bias": db3}}  # fmt: skip
+
+
 # --- the corpus --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Student:
     name: str
-    network: str  # "seed", "tanh" or "relu"
+    network: str  # "seed", "tanh", "relu" or "batch_norm"
     batch: bool
     write: Callable[[Weights, np.ndarray, np.ndarray], Grads]
     kind: str | None  # the diagnosis expected first; None for a right implementation
@@ -240,6 +268,10 @@ CORPUS = [
             "precision", None, ALL),
     Student("an index slip", "seed", False, lambda w, x, y: loops(w, x, y, "index_slip"),
             "entries", 0, ["0.weight"]),
+    Student("batch norm, right", "batch_norm", True, lambda w, x, y: batch_norm(w, x, y), None),
+    Student("batch norm's statistics as constants", "batch_norm", True,
+            lambda w, x, y: batch_norm(w, x, y, "stats_as_constants"), "error_enters_at", 1,
+            ["0.weight", "0.bias"]),
     # none of the above: where it enters, exactly from the student's own dL/dz
     Student("a made-up term in dL/dz, with its trace", "seed", False,
             lambda w, x, y: loops(w, x, y, "dz_off_by_a_constant"), "error_enters_at", 1),

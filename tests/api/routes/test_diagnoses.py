@@ -16,7 +16,10 @@ NETWORKS: dict[str, list[dict[str, Any]]] = {
     "seed": seed.LAYERS,
     "tanh": mlp({"type": "tanh"}, (2, 6, 6, 1)),
     "relu": mlp({"type": "relu"}, (2, 8, 8, 1)),
-}
+    "batch_norm": [{"type": "linear", "in_features": 2, "out_features": 4},
+                   {"type": "batch_norm1d", "num_features": 4}, {"type": "tanh"},
+                   {"type": "linear", "in_features": 4, "out_features": 1}],
+}  # fmt: skip
 ONE = [0.9861, 0.668]
 BATCH = [[0.9861, 0.668], [-0.5, 0.25], [0.3, -0.9], [1.2, 0.4]]
 
@@ -45,7 +48,7 @@ async def report_for(client: httpx.AsyncClient, student: Student) -> dict[str, A
 def test_the_corpus_is_big_enough() -> None:
     wrong = [s for s in CORPUS if s.kind is not None]
     assert len(wrong) >= 20
-    assert {s.network for s in wrong} == {"seed", "tanh", "relu"}
+    assert {s.network for s in wrong} == {"seed", "tanh", "relu", "batch_norm"}
     assert {s.batch for s in wrong} == {True, False}
 
 
