@@ -300,7 +300,27 @@ def test_check_highlights_a_planted_wrong_entry(browser: Browser, live_url: str)
         for s in page.query_selector_all("#check-output .finding")
     }
     assert statuses == {name: "ok" for name in candidate} | {"2.weight": "mismatch"}
+    (diagnosis,) = page.query_selector_all("#check-diagnoses li")  # one entry off: a slip
+    assert diagnosis.get_attribute("data-kind") == "entries"
+    assert diagnosis.get_attribute("data-parameters") == "2.weight"
+    assert "2.weight is right but for 1 entry ([3, 1])" in diagnosis.inner_text()
     finish(page, "check")
+
+
+def test_check_names_a_transposed_square_gradient(browser: Browser, live_url: str) -> None:
+    api = httpx.post(f"{live_url}/gradients", json=seed_problem(live_url), timeout=30).json()
+    candidate = api["gradients"]
+    candidate["2.weight"] = [list(row) for row in zip(*candidate["2.weight"], strict=True)]
+    page = open_playground(browser, live_url)
+    page.fill("#candidate", json.dumps(candidate))
+    page.click("#check")
+    page.wait_for_selector("#check-output[data-state=done]")
+    (diagnosis,) = page.query_selector_all("#check-diagnoses li")
+    assert diagnosis.get_attribute("data-kind") == "transpose"
+    assert diagnosis.get_attribute("data-layer") == "2"
+    assert "square: the shape does not show it" in diagnosis.inner_text()
+    assert page.query_selector_all('td.wrong[data-param="2.weight"]')  # and the grid beside it
+    finish(page, "check-transpose")
 
 
 def test_train_draws_one_point_per_epoch(browser: Browser, live_url: str) -> None:

@@ -65,13 +65,24 @@ function renderCheck(answer, candidate) {
   const report = answer.report;
   const verdict = el("p", { class: "verdict", id: "check-verdict", "data-verdict": report.verdict },
     el("strong", { class: report.verdict === "pass" ? "yes" : "no" }, report.verdict === "pass" ? "Pass" : "Fail"),
-    `: ${report.correct} of ${report.total} entries right (score ${report.score.toFixed(3)})`);
+    `: score ${report.score.toFixed(3)} (one bug costs the same wherever it sits); `
+    + `${report.correct} of ${report.total} entries right`);
   const kinks = new Map(); // quantity → index "i,j" → the kink
   for (const kink of report.kinks) {
     if (!kinks.has(kink.quantity)) kinks.set(kink.quantity, new Map());
     kinks.get(kink.quantity).set(kink.index.join(","), kink);
   }
   const findings = [];
+  const named = report.diagnoses.filter((d) => d.kind !== "kink");
+  if (named.length) {
+    findings.push(el("section", { class: "diagnoses", id: "check-diagnoses" },
+      el("h3", {}, "What went wrong"),
+      el("ol", {}, ...named.map((d) => el("li", {
+        "data-kind": d.kind,
+        "data-layer": d.layer === null ? "" : String(d.layer),
+        "data-parameters": d.parameters.join(","),
+      }, el("strong", {}, d.kind.replaceAll("_", " ")), d.layer === null ? ": " : ` (layer ${d.layer}): `, d.message)))));
+  }
   if (report.kink_count) {
     const why = [...new Set(report.kinks.map((k) => k.why))].join("; ");
     findings.push(el("p", { class: "hint kink-note", id: "check-kinks" },
