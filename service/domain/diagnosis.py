@@ -108,8 +108,9 @@ def reproduces(case: Case, mutated: Grads) -> list[str] | None:
     changed = [n for n in case.reference if not close(mutated[n], case.reference[n], case.tol)]
     if not changed or not set(case.wrong) <= set(changed):
         return None
-    same = all(close(case.candidate[n], mutated[n], case.tol) for n in sent(case))
-    return changed if same else None
+    given = sent(case)
+    same = all(close(case.candidate[n], mutated[n], case.tol) for n in given)
+    return [n for n in changed if n in given] if same else None
 
 
 def activation_mistakes(layer: Activation) -> list[tuple[str, Derivative]]:
