@@ -169,8 +169,20 @@ def validated(body: bytes, model: TypeAdapter[Any], settings: Settings) -> Any:
     try:
         return model.validate_python(tree, context=bounds)
     except ValidationError as exc:
-        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        errors = [
+            suggested({**error, "loc": ("body", *error["loc"])}, bounds) for error in exc.errors()
+        ]
         raise InvalidBody(errors, tree, bounds.omitted) from None
+
+
+def suggested(error: dict[str, Any], bounds: Bounds) -> dict[str, Any]:
+    """An unknown field's error with the nearest valid name, when one is close."""
+    name = error["loc"][-1]
+    if error["type"] != "extra_forbidden" or name not in bounds.suggestions:
+        return error
+    nearest = bounds.suggestions[name]
+    ctx = {**error.get("ctx", {}), "did_you_mean": nearest}
+    return {**error, "msg": f'{error["msg"]}: did you mean "{nearest}"?', "ctx": ctx}
 
 
 class JSONRequest(Request):

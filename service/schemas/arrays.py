@@ -24,7 +24,7 @@ at most `Bounds.max_errors` of them and only counts the rest.
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,7 @@ class Bounds:
     max_errors: int
     reported: int = 0
     omitted: int = 0
+    suggestions: dict[str, str] = field(default_factory=dict)  # unknown field → a valid name
 
     @classmethod
     def of(cls, settings: Settings) -> "Bounds":

@@ -4,6 +4,7 @@ Models are strict: numbers must be JSON numbers (`false` and `"1.0"` are not), n
 numbers are refused wherever they appear.
 """
 
+from difflib import get_close_matches
 from typing import Annotated, Any
 
 from pydantic import (
@@ -27,6 +28,7 @@ PositiveFinite = Annotated[Finite, Field(gt=0)]
 # The largest integer every JSON client reads and writes exactly (a float64 holds it): the upper
 # bound of every integer field, so an integer in a request is never rounded on its way here.
 MAX_INTEGER = 2**53 - 1
+MAX_NAME = 64  # an unknown field's name is matched against the valid ones up to this length
 
 
 def _integral(value: Any) -> Any:
@@ -103,6 +105,11 @@ class Strict(BaseModel):
         if not (isinstance(bounds, Bounds) and isinstance(data, dict)):
             return data
         unknown = [key for key in data if key not in cls.model_fields]
+        for key in unknown[: bounds.max_errors]:
+            if isinstance(key, str) and len(key) <= MAX_NAME:  # a misspelling, not an attack
+                close = get_close_matches(key, list(cls.model_fields), n=1, cutoff=0.75)
+                if close:
+                    bounds.suggestions[key] = close[0]
         if len(unknown) <= bounds.max_errors:
             return data
         errors = [
