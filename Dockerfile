@@ -30,7 +30,7 @@ WORKDIR /src
 # The stub package lets pip resolve the project's dependencies from pyproject.toml alone.
 COPY pyproject.toml constraints.txt ./
 RUN mkdir service && touch service/__init__.py \
-    && pip install --no-cache-dir -c constraints.txt . \
+    && pip install --no-cache-dir -c constraints.txt '.[server]' \
     && pip uninstall --yes gradient-service \
     && rm -rf service build ./*.egg-info
 

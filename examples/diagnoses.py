@@ -70,7 +70,8 @@ def gradcheck_says(w: list[np.ndarray], x: np.ndarray, y: float, bug: str) -> st
 def main() -> None:
     url = os.environ.get("GRADIENT_SERVICE_URL", "http://127.0.0.1:8000")
     with GradientClient(url) as client:
-        problem = client.example().model_dump(include={"network", "x", "y"})
+        example = client.example()
+        problem = {key: example[key] for key in ("network", "x", "y")}
         given = client.gradients(problem | {"return_weights": True, "engines": ["autograd"]})
         assert given.weights is not None
         w = [np.array(given.weights[name], dtype=np.float64) for name in NAMES]

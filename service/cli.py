@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from service.client import AsyncGradientClient, GradientServiceError, RequestRejected, render
 from service.core import seed
-from service.core.logs import LEVELS, configure_logging, uvicorn_log_config
+from service.core.levels import LEVELS
 
 IN_PROCESS = "http://in-process"
 EXIT_DISAGREE, EXIT_REQUEST, EXIT_SERVICE = 1, 2, 3
@@ -73,9 +73,15 @@ def serve(args: argparse.Namespace) -> int:
                  "--workers", str(args.workers), "--log-level", args.log_level]  # fmt: skip
         os.execv(sys.executable, [sys.executable, "-m", "service.cli", *again])
 
-    import uvicorn
+    try:
+        import uvicorn
 
-    from service.core.config import get_settings
+        from service.core.config import get_settings
+        from service.core.logs import uvicorn_log_config
+    except ImportError as missing:
+        print(f"gradient-service serve: {missing}: the server is not installed; "
+              "pip install 'gradient-service[server]'", file=sys.stderr)  # fmt: skip
+        return 2
 
     os.environ["LOG_LEVEL"] = args.log_level  # the workers' access log level
     for blas in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -135,7 +141,8 @@ def connect(args: argparse.Namespace) -> AsyncGradientClient:
     """A client of the server at --url, or of the app itself, in this process."""
     if args.url:
         return AsyncGradientClient(args.url, timeout=args.timeout, api_key=args.api_key)
-    from service.api.app import app  # here: only this path needs torch
+    from service.api.app import app  # here: only this path needs the server's packages
+    from service.core.logs import configure_logging
 
     configure_logging("warning")  # no access-log lines in the command's output
     transport = httpx.ASGITransport(app=app)

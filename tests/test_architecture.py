@@ -147,7 +147,7 @@ def test_every_module_sits_in_a_layer() -> None:
 def test_every_layer_kind_has_a_trace_model() -> None:
     """A kind added to the engines has a place in the trace the response documents."""
     from service.engines.layers import KINDS
-    from service.schemas.models import TraceLayer
+    from service.schemas.responses import TraceLayer
 
     kinds = {
         kind
@@ -155,3 +155,18 @@ def test_every_layer_kind_has_a_trace_model() -> None:
         for kind in model.model_fields["type"].annotation.__args__
     }
     assert kinds == set(KINDS)
+
+
+@pytest.mark.parametrize("module", ["service.client", "service.cli"])
+def test_the_client_and_the_command_need_only_httpx_and_pydantic(module: str) -> None:
+    """`pip install gradient-service` (no extra) gives the client and the command line: they
+    must import nothing of the server's (its `server` extra)."""
+    server = ["numpy", "torch", "scipy", "fastapi", "starlette", "uvicorn", "orjson",
+              "pybase64", "pydantic_settings", "prometheus_client"]  # fmt: skip
+    code = (
+        f"import sys, {module}; "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({server!r})))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=ROOT).stdout.strip()  # fmt: skip
+    assert found == "[]", f"{module} imports {found}"

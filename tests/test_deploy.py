@@ -158,7 +158,8 @@ def pip_arg_problems(text: str) -> list[str]:
 
 
 def constraint_problems(text: str) -> list[str]:
-    """Every pip install is constrained by constraints.txt and installs no extras (no tests)."""
+    """Every pip install is constrained by constraints.txt; the project's dependencies come in
+    with the `server` extra and no other (no test tools in the image)."""
     problems = []
     installs = [i for k, a in instructions(text) if k == "RUN" for i in pip_installs(a)]
     if not installs:
@@ -167,8 +168,11 @@ def constraint_problems(text: str) -> list[str]:
         joined = " ".join(install)
         if not re.search(r"(-c|--constraint)[ =]\S*constraints\.txt\b", joined):
             problems.append(f"`pip install {joined}` does not use -c constraints.txt")
-        if "[" in joined:
-            problems.append(f"`pip install {joined}` installs extras")
+        extras = re.findall(r"\.\[([^\]]*)\]", joined)
+        if any(extra != "server" for extra in extras):
+            problems.append(f"`pip install {joined}` installs extras beyond `server`")
+    if not any(re.search(r"\.\[server\]", " ".join(install)) for install in installs):
+        problems.append("no `pip install '.[server]'`: the image would lack the server")
     return problems
 
 
@@ -327,7 +331,7 @@ ARG PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG PIP_FIND_LINKS=
 RUN python -m venv /opt/venv \\
     # a comment inside a continuation
-    && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt .
+    && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt '.[server]'
 FROM python:3.11-slim
 COPY --from=builder /opt/venv /opt/venv
 USER 10001:10001
@@ -356,8 +360,9 @@ def test_the_dockerfile_checks_pass_a_good_dockerfile() -> None:
             "USER 10001:10001\n",
             "RUN pip install -c constraints.txt x\nUSER 10001\n",
         ),
-        (constraint_problems, "-c constraints.txt .", "'.[test]'"),
-        (constraint_problems, "-c constraints.txt .", "."),
+        (constraint_problems, "'.[server]'", "'.[server,test]'"),
+        (constraint_problems, "'.[server]'", "."),
+        (constraint_problems, "-c constraints.txt '.[server]'", "'.[server]'"),
         (runtime_problems, "USER 10001:10001\n", ""),
         (runtime_problems, "USER 10001:10001", "USER root"),
         (runtime_problems, "USER 10001:10001", "USER app"),
@@ -435,3 +440,32 @@ def test_autoscaler_owns_the_replica_count() -> None:
     assert {"cpu", "memory"} <= resources_["limits"].keys()
     selector = deployment["spec"]["selector"]["matchLabels"]
     assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def makefile_recipe(target: str) -> tuple[str, list[str]]:
+    """A Makefile rule's prerequisites and recipe lines."""
+    lines = (ROOT / "Makefile").read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(f"{target}:"):
+            recipe = []
+            for following in lines[i + 1 :]:
+                if not following.startswith("\t"):
+                    break
+                recipe.append(following.strip())
+            return line.split(":", 1)[1].split("#")[0].strip(), recipe
+    raise AssertionError(f"no rule for {target}")
+
+
+def test_make_run_installs_the_server_without_the_test_tools() -> None:
+    assert makefile_recipe("run")[0] == "setup"
+    _, serving = makefile_recipe("$(VENV)/.installed")
+    assert any("-e '.[server]'" in line for line in serving)
+    assert not any("test" in line for line in serving)
+    assert makefile_recipe("test")[0] == "setup-test"
+    _, testing = makefile_recipe("$(VENV)/.installed-test")
+    assert any("-e '.[server,test]'" in line for line in testing)
+    pip = next(
+        line for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("PIP =")
+    )
+    assert "-c constraints.txt" in pip
+    assert "$(TORCH_INDEX_ARG)" in pip

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.core.config import Settings, limit_msg
 from service.core.jsonsafe import encodable
-from service.schemas.arrays import Bounds
+from service.schemas.constraints import Bounds
 
 CHUNK_BYTES = 1 << 20  # a larger answer is sent a MiB at a time
 

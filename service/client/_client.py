@@ -16,7 +16,7 @@ Everything raised is a `GradientServiceError`; service.client.exceptions draws t
 import json
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -28,15 +28,16 @@ from service.client.exceptions import (
     TransportError,
     UnexpectedResponse,
 )
-from service.schemas.models import (
-    CheckRequest,
+from service.schemas.responses import (
     CheckResponse,
     ErrorDetail,
     ErrorResponse,
-    GradientsRequest,
     GradientsResponse,
     Health,
 )
+
+if TYPE_CHECKING:  # the request models hold NumPy arrays; the client sends them as JSON
+    from service.schemas.models import CheckRequest, GradientsRequest
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0  # seconds, for connecting, sending and reading each
@@ -44,6 +45,7 @@ API_KEY_HEADER = "X-API-Key"
 JSON = {"Content-Type": "application/json"}
 
 Result = TypeVar("Result", bound=BaseModel)
+Example = dict[str, Any]  # a request body as JSON gives it
 Body = BaseModel | Mapping[str, Any]
 
 
@@ -71,15 +73,19 @@ def _no_answer(method: str, url: httpx.URL, exc: httpx.TransportError) -> Transp
     return TransportError(f"{method} {url}: no answer: {exc or type(exc).__name__}")
 
 
-def _result(response: httpx.Response, model: type[Result]) -> Result:
+def _result(response: httpx.Response, model: type[Result] | None) -> Any:
+    """The answer read as `model`, or as plain JSON (model None)."""
     request = response.request
     if response.is_error:
         raise _api_error(response)
     try:
+        if model is None:
+            return response.json()
         return model.model_validate_json(response.content)
-    except ValidationError as exc:
+    except (ValidationError, ValueError) as exc:
         answer = f"{request.method} {request.url} answered {response.status_code}"
-        raise UnexpectedResponse(f"{answer}, not a {model.__name__}: {exc}") from exc
+        wanted = "JSON" if model is None else model.__name__
+        raise UnexpectedResponse(f"{answer}, not a {wanted}: {exc}") from exc
 
 
 def _api_error(response: httpx.Response) -> APIError:
@@ -110,25 +116,26 @@ class GradientClient:
             base_url=base_url, timeout=timeout, headers=_headers(api_key), transport=transport
         )
 
-    def gradients(self, request: GradientsRequest | Mapping[str, Any]) -> GradientsResponse:
+    def gradients(self, request: "GradientsRequest | Mapping[str, Any]") -> GradientsResponse:
         """POST /gradients: loss, prediction and gradients from every engine, compared."""
         return self._call("POST", "/gradients", GradientsResponse, request)
 
-    def check(self, request: CheckRequest | Mapping[str, Any]) -> CheckResponse:
+    def check(self, request: "CheckRequest | Mapping[str, Any]") -> CheckResponse:
         """POST /gradients/check: grade the request's candidate against the reference."""
         return self._call("POST", "/gradients/check", CheckResponse, request)
 
-    def example(self) -> GradientsRequest:
-        """GET /examples/seed: the course assignment's worked example, as a request."""
-        return self._call("GET", "/examples/seed", GradientsRequest)
+    def example(self) -> Example:
+        """GET /examples/seed: the course assignment's worked example, as a request body to
+        send (or change) as it is."""
+        return self._call("GET", "/examples/seed", None)
 
     def health(self) -> Health:
         """GET /healthz."""
         return self._call("GET", "/healthz", Health)
 
     def _call(
-        self, method: str, path: str, model: type[Result], body: Body | None = None
-    ) -> Result:
+        self, method: str, path: str, model: type[Result] | None, body: Body | None = None
+    ) -> Any:
         try:
             response = self._http.request(method, path, content=_encode(body), headers=JSON)
         except httpx.TransportError as exc:
@@ -162,21 +169,21 @@ class AsyncGradientClient:
             base_url=base_url, timeout=timeout, headers=_headers(api_key), transport=transport
         )
 
-    async def gradients(self, request: GradientsRequest | Mapping[str, Any]) -> GradientsResponse:
+    async def gradients(self, request: "GradientsRequest | Mapping[str, Any]") -> GradientsResponse:
         return await self._call("POST", "/gradients", GradientsResponse, request)
 
-    async def check(self, request: CheckRequest | Mapping[str, Any]) -> CheckResponse:
+    async def check(self, request: "CheckRequest | Mapping[str, Any]") -> CheckResponse:
         return await self._call("POST", "/gradients/check", CheckResponse, request)
 
-    async def example(self) -> GradientsRequest:
-        return await self._call("GET", "/examples/seed", GradientsRequest)
+    async def example(self) -> Example:
+        return await self._call("GET", "/examples/seed", None)
 
     async def health(self) -> Health:
         return await self._call("GET", "/healthz", Health)
 
     async def _call(
-        self, method: str, path: str, model: type[Result], body: Body | None = None
-    ) -> Result:
+        self, method: str, path: str, model: type[Result] | None, body: Body | None = None
+    ) -> Any:
         try:
             response = await self._http.request(method, path, content=_encode(body), headers=JSON)
         except httpx.TransportError as exc:

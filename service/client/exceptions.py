@@ -11,7 +11,7 @@
 `str()` lists them one per line, `loc` written as a dotted path into the request.
 """
 
-from service.schemas.models import ErrorDetail
+from service.schemas.responses import ErrorDetail
 
 
 class GradientServiceError(Exception):

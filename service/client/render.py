@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from service.schemas.models import CheckResponse, GradientsResponse
+from service.schemas.responses import CheckResponse, GradientsResponse
 from service.schemas.values import Deviation, EngineDeviation, Finding, Tolerance
 
 MAX_SHOWN = 8  # a tensor with more entries is summarised by its shape and first entries

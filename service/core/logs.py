@@ -17,7 +17,6 @@ import orjson
 from service.core.jsonsafe import encodable
 
 LOGGER = "gradient_service"
-LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 class JSONFormatter(logging.Formatter):

@@ -5,9 +5,10 @@ its labels are y = (x1² + x2²) / 2 and its first data point is x = [0.9861, 0.
 label printed as 0.7093.
 """
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
+if TYPE_CHECKING:  # the client and the command line import this module without NumPy
+    import numpy as np
 
 LAYERS: list[dict[str, Any]] = [
     {"type": "linear", "in_features": 2, "out_features": 10},
@@ -22,9 +23,9 @@ INIT_SEED = 0
 LOSS: Literal["sse"] = "sse"
 
 
-def labels(x: np.ndarray) -> np.ndarray:
+def labels(x: "np.ndarray") -> "np.ndarray":
     """The assignment's labels, y = ½ Σ x² per sample, as a (batch, 1) column."""
-    return 0.5 * np.sum(x * x, axis=1, keepdims=True)
+    return 0.5 * (x * x).sum(axis=1, keepdims=True)
 
 
 def request_body() -> dict[str, Any]:

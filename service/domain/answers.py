@@ -15,22 +15,20 @@ from service.domain.compute import Report
 from service.domain.problem import Prepared
 from service.domain.training import Trainer
 from service.engines import EngineResult, TraceStep
-from service.schemas.models import (
+from service.schemas.responses import (
     ActivationName,
     CheckResponse,
-    DType,
-    EngineName,
     EngineOutput,
     Expected,
     Gradients,
     GradientsResponse,
     OtherKind,
-    Tensor,
     TraceActivation,
     TraceLinear,
     TraceOther,
     TrainResponse,
 )
+from service.schemas.tensors import DType, EngineName, Tensor
 from service.schemas.values import CheckReport
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ from service.domain.diagnosis import Case, diagnose, trace_steps
 from service.engines import Problem
 from service.engines.kinks import sitting
 from service.schemas.arrays import Ragged
-from service.schemas.models import Expected
+from service.schemas.responses import Expected
 from service.schemas.values import CheckReport, Diagnosis, Finding, Kink, Mismatch
 
 

@@ -24,14 +24,15 @@ at most `Bounds.max_errors` of them and only counts the rest.
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pybase64
-from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from service.core.config import Settings, limit_msg
+from service.core.config import limit_msg
+from service.schemas.constraints import MAX_DIMS, Bounds, refuse
 
 CHUNK = 16_384  # numbers per NumPy call, well under a millisecond: the GIL changes hands often
 NUMBERS = frozenset({int, float})  # JSON numbers; `true` is a bool, refused like any non-number
@@ -40,46 +41,11 @@ EMPTY = np.empty(0)  # stands in for an array whose errors went unreported (the 
 NONE_BAD = np.empty(0, dtype=np.intp)
 
 
-@dataclass
-class Bounds:
-    """One request's validation context: its limits, and how many errors it has made."""
-
-    max_dimension: int  # no array the service takes is larger in any dimension
-    dimension_limit: str  # the setting behind max_dimension, for the error message
-    max_layers: int
-    max_errors: int
-    reported: int = 0
-    omitted: int = 0
-    suggestions: dict[str, str] = field(default_factory=dict)  # unknown field → a valid name
-
-    @classmethod
-    def of(cls, settings: Settings) -> "Bounds":
-        batch, width = settings.max_batch, settings.max_width
-        limit = "max_batch" if batch >= width else "max_width"
-        return cls(max(batch, width), limit, settings.max_layers, settings.max_errors)
-
-    def allow(self, found: int) -> int:
-        """How many of `found` new errors may be reported; the rest are counted as omitted."""
-        allowed = min(found, max(self.max_errors - self.reported, 0))
-        self.reported += allowed
-        self.omitted += found - allowed
-        return allowed
-
-
 @dataclass(frozen=True)
 class Ragged:
     """A candidate's array whose rows differ in length or depth: a finding, not an error."""
 
     values: list[Any]
-
-
-def refuse(bounds: Bounds | None, errors: list[InitErrorDetails], found: int | None = None) -> None:
-    """Raise the first of `errors` that `bounds` allows (`found` of them in all); if it allows
-    none, return: the request already fails on the errors reported before."""
-    found = len(errors) if found is None else found
-    allowed = found if bounds is None else bounds.allow(found)
-    if allowed:
-        raise ValidationError.from_exception_data("array", errors[:allowed])
 
 
 def details(error: Any) -> InitErrorDetails:
@@ -160,9 +126,6 @@ def regular(rows: list[list[Any]], shape: tuple[int, ...], bounds: Bounds | None
     outer = shape[:-1]
     fill_rows(rows, out, lambda r: tuple(int(i) for i in np.unravel_index(r, outer)), bounds)
     return out.reshape(shape)
-
-
-MAX_DIMS = 6  # axes of any array a request holds: a batch of images is [N, C, H, W]
 
 
 def tensor(value: list[Any], bounds: Bounds | None) -> np.ndarray:

@@ -4,8 +4,9 @@ Models are strict: numbers must be JSON numbers (`false` and `"1.0"` are not), n
 numbers are refused wherever they appear.
 """
 
+from dataclasses import dataclass, field
 from difflib import get_close_matches
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -18,9 +19,10 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
-from pydantic_core import InitErrorDetails
+from pydantic_core import InitErrorDetails, ValidationError
 
-from service.schemas.arrays import Bounds, refuse
+if TYPE_CHECKING:
+    from service.core.config import Settings
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 PositiveFinite = Annotated[Finite, Field(gt=0)]
@@ -89,6 +91,47 @@ Sizes = Annotated[
     Discriminator(_int_or_sequence),
     AfterValidator(_as_sizes),
 ]
+
+
+# --- one request's validation: its limits and its errors ---------------------------------------
+
+
+@dataclass
+class Bounds:
+    """One request's validation context: its limits, and how many errors it has made."""
+
+    max_dimension: int  # no array the service takes is larger in any dimension
+    dimension_limit: str  # the setting behind max_dimension, for the error message
+    max_layers: int
+    max_errors: int
+    reported: int = 0
+    omitted: int = 0
+    suggestions: dict[str, str] = field(default_factory=dict)  # unknown field → a valid name
+
+    @classmethod
+    def of(cls, settings: "Settings") -> "Bounds":
+        batch, width = settings.max_batch, settings.max_width
+        limit = "max_batch" if batch >= width else "max_width"
+        return cls(max(batch, width), limit, settings.max_layers, settings.max_errors)
+
+    def allow(self, found: int) -> int:
+        """How many of `found` new errors may be reported; the rest are counted as omitted."""
+        allowed = min(found, max(self.max_errors - self.reported, 0))
+        self.reported += allowed
+        self.omitted += found - allowed
+        return allowed
+
+
+def refuse(bounds: Bounds | None, errors: list[InitErrorDetails], found: int | None = None) -> None:
+    """Raise the first of `errors` that `bounds` allows (`found` of them in all); if it allows
+    none, return: the request already fails on the errors reported before."""
+    found = len(errors) if found is None else found
+    allowed = found if bounds is None else bounds.allow(found)
+    if allowed:
+        raise ValidationError.from_exception_data("array", errors[:allowed])
+
+
+MAX_DIMS = 6  # axes of any array a request holds: a batch of images is [N, C, H, W]
 
 
 class Strict(BaseModel):

@@ -19,7 +19,7 @@ import httpx
 import orjson
 import pytest
 
-from service.schemas.models import GradientsResponse
+from service.schemas.responses import GradientsResponse
 from tests.conftest import LiveServer, live_server
 from tests.nets import mlp
 

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from service.schemas.models import GradientsResponse
+from service.schemas.responses import GradientsResponse
 
 pytestmark = pytest.mark.live
 

@@ -6,7 +6,7 @@ import pytest
 from service.domain.compare import Tolerance
 from service.domain.grading import candidate_shape, grade, grade_one
 from service.schemas.arrays import Ragged
-from service.schemas.models import Expected
+from service.schemas.responses import Expected
 
 TOL = Tolerance(atol=1e-9, rtol=1e-7)
 W = np.arange(1.0, 7.0).reshape(3, 2)  # [[1, 2], [3, 4], [5, 6]]

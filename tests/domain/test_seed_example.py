@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from service.api import readiness
-from service.schemas.models import GradientsResponse
+from service.schemas.responses import GradientsResponse
 
 
 def assignment_gradients() -> tuple[float, list[float], dict[str, np.ndarray]]:

@@ -7,7 +7,8 @@ from service.domain.answers import check_answer, expected
 from service.domain.grading import grade
 from service.domain.problem import Prepared, candidate_values, check_network, prepare
 from service.domain.sizes import check_check_answer
-from service.schemas.models import CheckRequest, CheckResponse
+from service.schemas.models import CheckRequest
+from service.schemas.responses import CheckResponse
 
 router = APIRouter(tags=["gradients"], route_class=JSONRoute)
 

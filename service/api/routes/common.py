@@ -10,7 +10,7 @@ from service.api.http import JSONResponse, heavy_turns
 from service.api.observability import observe_report
 from service.domain.compute import Report, compute
 from service.domain.problem import Prepared
-from service.schemas.models import ErrorResponse
+from service.schemas.responses import ErrorResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not valid JSON."},

@@ -8,7 +8,7 @@ from service.core.exceptions import ErrorItem, InvalidRequest, LimitExceeded
 from service.domain.datasets import seed_dataset
 from service.schemas.constraints import MAX_INTEGER
 from service.schemas.models import COORDINATE_BOUND as BOUND
-from service.schemas.models import ErrorResponse, SeedDataset
+from service.schemas.responses import ErrorResponse, SeedDataset
 
 router = APIRouter(prefix="/datasets", tags=["training"], route_class=JSONRoute)
 

@@ -6,7 +6,8 @@ from service.api.routes.deps import SettingsDep
 from service.domain.answers import gradients_answer
 from service.domain.problem import Prepared, check_network, prepare
 from service.domain.sizes import check_gradients_answer
-from service.schemas.models import GradientsRequest, GradientsResponse
+from service.schemas.models import GradientsRequest
+from service.schemas.responses import GradientsResponse
 
 router = APIRouter(tags=["gradients"], route_class=JSONRoute)
 

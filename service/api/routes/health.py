@@ -7,7 +7,7 @@ from service import __version__
 from service.api.http import JSONResponse, JSONRoute
 from service.api.readiness import ReadinessState
 from service.domain.compute import ENGINES
-from service.schemas.models import Health, Readiness
+from service.schemas.responses import Health, Readiness
 
 router = APIRouter(tags=["health"], route_class=JSONRoute)
 

@@ -27,7 +27,8 @@ from service.domain.answers import training_summary
 from service.domain.problem import check_network
 from service.domain.sizes import check_training_answer
 from service.domain.training import Cost, Stopped, Trainer, prepare_training
-from service.schemas.models import ErrorResponse, TrainRequest, TrainResponse
+from service.schemas.models import TrainRequest
+from service.schemas.responses import ErrorResponse, TrainResponse
 from service.schemas.values import EpochReport
 
 NDJSON = "application/x-ndjson"

@@ -6,7 +6,7 @@ import httpx
 import numpy as np
 import pytest
 
-from service.schemas.models import GradientsResponse
+from service.schemas.responses import GradientsResponse
 
 X = [[0.1, 0.2], [0.3, 0.4], [0.5, -0.6]]
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from service.core import seed
-from service.schemas.models import CheckResponse
+from service.schemas.responses import CheckResponse
 from tests.nets import torch_sequential
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from service.core.config import Settings
-from service.schemas.models import SeedDataset
+from service.schemas.responses import SeedDataset
 
 
 async def test_default_is_100_points_in_the_unit_square_labelled_half_sum_of_squares(

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from service.core import seed
-from service.schemas.models import ErrorResponse, GradientsResponse
+from service.schemas.responses import ErrorResponse, GradientsResponse
 from service.schemas.values import Tolerance
 from tests.nets import ACTIVATIONS, mlp, torch_sequential
 

@@ -21,13 +21,8 @@ from service.api import http
 from service.core.config import Settings
 from service.domain import problem
 from service.schemas.constraints import MAX_INTEGER
-from service.schemas.models import (
-    CheckRequest,
-    CheckResponse,
-    ErrorResponse,
-    GradientsRequest,
-    GradientsResponse,
-)
+from service.schemas.models import CheckRequest, GradientsRequest
+from service.schemas.responses import CheckResponse, ErrorResponse, GradientsResponse
 
 JSON = {"content-type": "application/json"}
 CANDIDATE = {"gradients": {}}

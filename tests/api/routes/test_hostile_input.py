@@ -23,7 +23,8 @@ from service.core.config import Settings
 from service.core.logs import JSONFormatter
 from service.domain.sizes import EPOCH_BYTES
 from service.domain.training import Cost
-from service.schemas.models import ErrorResponse, TrainRequest
+from service.schemas.models import TrainRequest
+from service.schemas.responses import ErrorResponse
 from tests.nets import mlp
 
 JSON = {"content-type": "application/json"}

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 
 from service.core.config import Settings
 from service.domain.training import LAYER_STEP_COST, PARAMETER_STEP_COST, STEP_COST
-from service.schemas.models import TrainResponse
+from service.schemas.responses import TrainResponse
 from service.schemas.values import EpochReport
 from tests.domain.test_training import torch_loop
 

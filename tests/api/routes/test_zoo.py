@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from service.schemas.models import GradientsResponse
+from service.schemas.responses import GradientsResponse
 from tests.nets import torch_sequential
 
 # Each case: layers, x's shape for one sample, and the loss's targets ("values" or classes).
