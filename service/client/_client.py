@@ -34,10 +34,11 @@ from service.schemas.responses import (
     ErrorResponse,
     GradientsResponse,
     Health,
+    TrainResponse,
 )
 
 if TYPE_CHECKING:  # the request models hold NumPy arrays; the client sends them as JSON
-    from service.schemas.models import CheckRequest, GradientsRequest
+    from service.schemas.models import CheckRequest, GradientsRequest, TrainRequest
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0  # seconds, for connecting, sending and reading each
@@ -124,6 +125,10 @@ class GradientClient:
         """POST /gradients/check: grade the request's candidate against the reference."""
         return self._call("POST", "/gradients/check", CheckResponse, request)
 
+    def train(self, request: "TrainRequest | Mapping[str, Any]") -> TrainResponse:
+        """POST /train: both engines trained side by side; the whole run in one answer."""
+        return self._call("POST", "/train", TrainResponse, request)
+
     def example(self) -> Example:
         """GET /examples/seed: the course assignment's worked example, as a request body to
         send (or change) as it is."""
@@ -174,6 +179,9 @@ class AsyncGradientClient:
 
     async def check(self, request: "CheckRequest | Mapping[str, Any]") -> CheckResponse:
         return await self._call("POST", "/gradients/check", CheckResponse, request)
+
+    async def train(self, request: "TrainRequest | Mapping[str, Any]") -> TrainResponse:
+        return await self._call("POST", "/train", TrainResponse, request)
 
     async def example(self) -> Example:
         return await self._call("GET", "/examples/seed", None)
