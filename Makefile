@@ -13,7 +13,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_INDEX_ARG = $(shell [ -n "$(TORCH_INDEX)" ] && $(PYTHON) -c "import urllib.request as u; u.urlopen('$(TORCH_INDEX)/torch/', timeout=5)" >/dev/null 2>&1 && echo --extra-index-url $(TORCH_INDEX))
 PIP = $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt $(TORCH_INDEX_ARG)
 
-.PHONY: setup setup-test run test test-fast lint format openapi container-smoke bench load
+.PHONY: setup setup-test run test test-fast lint format openapi docs container-smoke bench load
 
 # What serving needs (the `server` extra); `setup-test` adds the test tools.
 setup: $(VENV)/.installed
@@ -50,6 +50,10 @@ format: setup-test
 
 openapi: setup
 	$(BIN)/gradient-service openapi openapi/openapi.json
+
+# Runs every example in README.md and docs/ against a server it starts, and writes their output.
+docs: setup-test
+	$(BIN)/python -m scripts.docs --write
 
 # Builds the Dockerfile with podman and smoke-tests the image (minutes; not in CI).
 container-smoke:

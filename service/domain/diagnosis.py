@@ -375,7 +375,11 @@ def one_quantity(case: Case, name: str, samples: Callable[[], list[Grads]]) -> D
             return Diagnosis("swapped", [name, other], layer, f"{name} holds what belongs to "
                              f"{other}: the two were swapped or mislabelled.")  # fmt: skip
     c = factor_of(got, want)
-    if c is not None and want.size >= 3 and close(got, c * want, case.tol):
+    named = c is not None and any(
+        abs(c - k) <= 1e-6 * abs(k) for k in (2.0, 0.5, -1.0, case.batch, 1 / case.batch)
+    )
+    big_enough = want.size >= 3 or (named and want.size >= 2)  # else any c fits by chance
+    if c is not None and big_enough and close(got, c * want, case.tol):
         return factor_diagnosis(case, [name], c, layer)
     if case.batch > 1 and name != "input_gradient":
         for b, grads in enumerate(samples()):
