@@ -3,6 +3,10 @@
 With two CPUs or more (and `taskset`), the server is pinned to CPU 0 and wrk to CPU 1, so the
 load generator never takes the server's core. Every load is bounded in time and stays on the
 loopback interface.
+
+The service runs as in production, writing its JSON access-log line per request (level info),
+but into a temporary file rather than the benchmark's terminal; when the server stops, the
+lines above info (warnings, errors) are copied to stderr and the access lines counted.
 """
 
 import http.client
@@ -12,21 +16,21 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]
-WRK_SCRIPT = Path(__file__).with_name("post.lua")
+WRK_SCRIPT = Path(__file__).with_name("wrk.lua")
 CONNECTIONS = 4
 PINNED = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 SERVER_CPU, LOAD_CPU = 0, 1
-# The service writes one JSON access-log line per request to stderr at level info: under load
-# that is tens of thousands of lines in the benchmark's output. Warnings and errors still show.
-SERVER_ENV = {"LOG_LEVEL": "warning"}
+SERVER_ENV = {"LOG_LEVEL": "info"}  # the access log on, as in production
 
 
 def pinned(command: list[str], cpu: int) -> list[str]:
@@ -70,10 +74,18 @@ def healthy(port: int) -> bool:
         connection.close()
 
 
+@dataclass
+class ServerLog:
+    """What the server wrote on stderr: access lines are counted once it has stopped."""
+
+    access_lines: int = 0
+
+
 @contextmanager
-def server() -> Iterator[int]:
-    """A port where bench.app answers: uvicorn, 1 worker, uvloop and httptools, no access log
-    (neither uvicorn's nor the service's)."""
+def server(log: ServerLog | None = None) -> Iterator[int]:
+    """A port where bench.app answers: uvicorn, 1 worker, uvloop and httptools, uvicorn's access
+    log off (the service writes its own, to a temporary file; see the module's docstring)."""
+    log = log if log is not None else ServerLog()
     port = free_port()
     command = [
         *(sys.executable, "-m", "uvicorn", "bench.app:app", "--host", HOST, "--port", str(port)),
@@ -81,7 +93,16 @@ def server() -> Iterator[int]:
         *("--no-access-log", "--log-level", "warning"),
     ]
     env = os.environ | SERVER_ENV
-    process = subprocess.Popen(pinned(command, SERVER_CPU), cwd=ROOT, env=env)
+    with tempfile.TemporaryFile("w+b") as stderr:
+        process = subprocess.Popen(pinned(command, SERVER_CPU), cwd=ROOT, env=env, stderr=stderr)
+        try:
+            yield from serving(process, port)
+        finally:
+            copy_log(stderr, log)
+
+
+def serving(process: subprocess.Popen[bytes], port: int) -> Iterator[int]:
+    """`port` once the server answers /healthz; the server stopped when done."""
     try:
         deadline = time.monotonic() + 60
         while not healthy(port):
@@ -98,6 +119,16 @@ def server() -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def copy_log(stderr: IO[bytes], log: ServerLog) -> None:
+    """Count the access lines; copy every other line to the benchmark's stderr."""
+    stderr.seek(0)
+    for line in stderr:
+        if b'"logger":"gradient_service.access"' in line and b'"level":"info"' in line:
+            log.access_lines += 1
+        else:
+            sys.stderr.write(line.decode(errors="replace"))
 
 
 @dataclass(frozen=True)
@@ -118,12 +149,13 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def wrk(port: int, path: str, body: str, seconds: int) -> Load:
-    """POST `body` to `path` for `seconds` from CONNECTIONS keep-alive connections, one thread."""
+def wrk(port: int, path: str, body: str | None, seconds: int) -> Load:
+    """POST `body` (GET if None) to `path` for `seconds` from CONNECTIONS keep-alive
+    connections, one thread."""
     command = [
         *("wrk", "--threads", "1", "--connections", str(CONNECTIONS)),
         *("--duration", f"{seconds}s", "--timeout", "10s", "--script", str(WRK_SCRIPT)),
-        *(f"http://{HOST}:{port}{path}", "--", body),
+        *(f"http://{HOST}:{port}{path}", "--", *(("GET",) if body is None else ("POST", body))),
     ]
     run = subprocess.run(
         pinned(command, LOAD_CPU), capture_output=True, text=True, check=True, timeout=seconds + 60
