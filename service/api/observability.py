@@ -50,6 +50,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.http import JSONResponse
+from service.core import logs
 from service.core.logs import LOGGER
 from service.domain.compute import ENGINES, REFERENCE, Report
 
@@ -240,4 +241,4 @@ def record(
         "request_id": rid,
         "client": client_address(scope),
     }
-    ACCESS_LOG.log(level, "%s %s %d", method, path, status, extra={"fields": fields})
+    logs.write(ACCESS_LOG, level, f"{method} {path} {status}", fields)
