@@ -13,6 +13,7 @@ import torch
 
 from bench import (
     cnn_layers,
+    cost,
     engines,
     gradcheck,
     large_request,
@@ -25,8 +26,11 @@ from bench.report import Section, render
 from bench.server import ServerLog, server
 from bench.timing import FULL, QUICK
 
-SECTIONS = ("engines", "http", "request", "gradcheck", "three-engine", "plain", "train", "cnn")
-NEED_SERVER = {"http", "request", "three-engine", "train"}
+SECTIONS = (
+    *("engines", "http", "request", "gradcheck", "three-engine", "plain", "train", "cnn"),
+    "chart",
+)
+NEED_SERVER = {"http", "request", "three-engine", "train", "chart"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,7 +43,8 @@ def parser() -> argparse.ArgumentParser:
         choices=SECTIONS,
         action="append",
         help="run only this section (repeatable): engines (a), http (b), request (c), "
-        "gradcheck (d), three-engine (e), plain (f), train (g), cnn (h); default: all",
+        "gradcheck (d), three-engine (e), plain (f), train (g), cnn (h), chart (i: draws "
+        "bench/cost.svg); default: all",
     )
     return p
 
@@ -105,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "train" in only:
             progress("g. POST /train")
             sections.append(training.run(port, budget))
+        if "chart" in only:
+            progress("i. cost chart")
+            sections.append(cost.run(port, args.quick))
     sections.sort(key=lambda section: section.title)
     print(render(sections))
     if only & NEED_SERVER:

@@ -30,7 +30,11 @@ WRK_SCRIPT = Path(__file__).with_name("wrk.lua")
 CONNECTIONS = 4
 PINNED = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 SERVER_CPU, LOAD_CPU = 0, 1
-SERVER_ENV = {"LOG_LEVEL": "info"}  # the access log on, as in production
+SERVER_ENV = {
+    "LOG_LEVEL": "info",  # the access log on, as in production
+    # bench/cost.py's 2M-parameter answers in JSON are larger than the default 64 MB
+    "GRADIENT_SERVICE_MAX_RESPONSE_BYTES": str(512 * 1024 * 1024),
+}
 
 
 def pinned(command: list[str], cpu: int) -> list[str]:
