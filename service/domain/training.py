@@ -237,9 +237,9 @@ def under_data(item: ErrorItem, data: GeneratedData | GivenData) -> ErrorItem:
 # --- the run -----------------------------------------------------------------------------------
 
 
-def flat(weights: Weights) -> np.ndarray:
-    """Every weight in one float64 vector, in state_dict order."""
-    return np.concatenate([w.ravel() for w in weights.values()], dtype=np.float64)
+def updated(result: EngineResult) -> Weights:
+    assert result.updated_weights is not None  # the problem has a learning rate
+    return result.updated_weights
 
 
 def within(values: np.ndarray, reference: np.ndarray, tolerance: Tolerance) -> bool:
@@ -302,22 +302,27 @@ class Trainer:
         """One SGD step of every engine on the batch (x, y), each from its own weights."""
         p = self.training.problem
         self.steps += 1
-        results, flats = {}, {}
         draws = self.masks.next(x.shape, x.dtype) if self.draws else {}  # the same for both
+        results = {}
         for name, engine in ENGINES.items():
-            problem = Problem(p.layers, self.weights[name], x, y, p.loss, p.learning_rate, draws)
-            result = engine(problem)
-            assert result.updated_weights is not None  # the problem has a learning rate
-            flats[name] = flat(result.updated_weights)  # one vector: a few µs, not one per weight
-            if not np.isfinite(result.loss):
+            weights = self.weights[name]
+            results[name] = engine(Problem(p.layers, weights, x, y, p.loss, p.learning_rate, draws))
+        # Every engine's new weights as one row each: one check of all of them, a few µs.
+        flats = np.concatenate(
+            [w.ravel() for r in results.values() for w in updated(r).values()], dtype=np.float64
+        ).reshape(len(results), -1)
+        finite = np.isfinite(flats).all()
+        rows = dict(zip(results, flats, strict=True))
+        for name, result in results.items():
+            if not math.isfinite(result.loss):
                 raise Diverged(name, "loss", self.steps, self.epoch)
-            if not np.isfinite(flats[name]).all():
+            if not finite and not np.isfinite(rows[name]).all():
                 raise Diverged(name, "weights", self.steps, self.epoch)
-            self.weights[name] = result.updated_weights
-            results[name] = result
+            self.weights[name] = updated(result)
+        manual_flat, reference_flat = rows["manual"], rows[REFERENCE]
         tolerance = self.training.tolerance
-        if self.left_tolerance is None and not within(flats["manual"], flats[REFERENCE], tolerance):
-            distance = float(compare.distance(flats["manual"], flats[REFERENCE]).max())
+        if self.left_tolerance is None and not within(manual_flat, reference_flat, tolerance):
+            distance = float(compare.distance(manual_flat, reference_flat).max())
             self.left_tolerance = LeftTolerance(self.steps, self.epoch, distance)
         return results
 
