@@ -4,9 +4,9 @@ With two CPUs or more (and `taskset`), the server is pinned to CPU 0 and wrk to 
 load generator never takes the server's core. Every load is bounded in time and stays on the
 loopback interface.
 
-The service runs as in production, writing its JSON access-log line per request (level info),
-but into a temporary file rather than the benchmark's terminal; when the server stops, the
-lines above info (warnings, errors) are copied to stderr and the access lines counted.
+The service runs as in production, writing its JSON access-log line per request (level info) to
+its stderr, a pipe, as a container's is; a thread of the benchmark reads it, counts the access
+lines and copies every other line (warnings, errors) to the benchmark's stderr.
 """
 
 import http.client
@@ -16,7 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,7 +88,7 @@ class ServerLog:
 @contextmanager
 def server(log: ServerLog | None = None) -> Iterator[int]:
     """A port where bench.app answers: uvicorn, 1 worker, uvloop and httptools, uvicorn's access
-    log off (the service writes its own, to a temporary file; see the module's docstring)."""
+    log off (the service writes its own, read from a pipe; see the module's docstring)."""
     log = log if log is not None else ServerLog()
     port = free_port()
     command = [
@@ -97,12 +97,16 @@ def server(log: ServerLog | None = None) -> Iterator[int]:
         *("--no-access-log", "--log-level", "warning"),
     ]
     env = os.environ | SERVER_ENV
-    with tempfile.TemporaryFile("w+b") as stderr:
-        process = subprocess.Popen(pinned(command, SERVER_CPU), cwd=ROOT, env=env, stderr=stderr)
-        try:
-            yield from serving(process, port)
-        finally:
-            copy_log(stderr, log)
+    process = subprocess.Popen(
+        pinned(command, SERVER_CPU), cwd=ROOT, env=env, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    reader = threading.Thread(target=read_log, args=(process.stderr, log), daemon=True)
+    reader.start()
+    try:
+        yield from serving(process, port)
+    finally:
+        reader.join(timeout=20)
 
 
 def serving(process: subprocess.Popen[bytes], port: int) -> Iterator[int]:
@@ -125,9 +129,11 @@ def serving(process: subprocess.Popen[bytes], port: int) -> Iterator[int]:
             process.wait()
 
 
-def copy_log(stderr: IO[bytes], log: ServerLog) -> None:
-    """Count the access lines; copy every other line to the benchmark's stderr."""
-    stderr.seek(0)
+def read_log(stderr: IO[bytes], log: ServerLog) -> None:
+    """Until the server exits: count the access lines, copy every other line to the
+    benchmark's stderr. On the client's CPU, as the load is, never the server's."""
+    if PINNED:
+        os.sched_setaffinity(0, {LOAD_CPU})  # this thread only
     for line in stderr:
         if b'"logger":"gradient_service.access"' in line and b'"level":"info"' in line:
             log.access_lines += 1
