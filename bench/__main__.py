@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections.sort(key=lambda section: section.title)
     print(render(sections))
     if only & NEED_SERVER:
-        print(f"\nthe server wrote {log.access_lines:,} JSON access-log lines (read from its stderr)")
+        print(f"\nthe server wrote {log.access_lines:,} JSON access-log lines (a pipe)")
     print(f"\n{time.monotonic() - start:.0f} s in all")
     return 0
 

@@ -33,7 +33,6 @@ import logging
 import os
 import re
 import time
-import uuid
 from typing import Any, NamedTuple
 
 from fastapi.routing import iter_route_contexts
@@ -121,7 +120,16 @@ def request_id(scope: Scope) -> str:
             given = value.decode("latin-1")
             if VALID_REQUEST_ID.fullmatch(given):
                 return given
-    return uuid.uuid4().hex
+    return new_request_id()
+
+
+def new_request_id() -> str:
+    """What `uuid.uuid4().hex` gives (16 random bytes, version 4, the RFC 4122 variant),
+    without building a UUID object: a third of the time."""
+    bits = int.from_bytes(os.urandom(16), "big")
+    bits = bits & ~(0xF000 << 64) | 4 << 76  # the version
+    bits = bits & ~(0xC000 << 48) | 0x8000 << 48  # the variant
+    return f"{bits:032x}"
 
 
 def chosen_route(scope: Scope) -> str | None:

@@ -5,6 +5,7 @@ import logging
 import re
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -124,6 +125,8 @@ async def test_an_invalid_or_missing_request_id_is_replaced(
     headers = {} if given is None else {"X-Request-ID": given.encode()}
     response = await client.get("/healthz", headers=headers)
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+    made = uuid.UUID(response.headers["X-Request-ID"])
+    assert (made.version, made.variant) == (4, uuid.RFC_4122)  # a uuid4's hex
 
 
 async def test_errors_and_413s_carry_the_request_id(
