@@ -44,11 +44,18 @@ def pinned(command: list[str], cpu: int) -> list[str]:
 @contextmanager
 def on_load_cpu() -> Iterator[None]:
     """Run the calling thread on the client's CPU, as wrk is, while the block runs."""
+    with on_cpu(LOAD_CPU):
+        yield
+
+
+@contextmanager
+def on_cpu(cpu: int) -> Iterator[None]:
+    """Run the calling thread on `cpu` while the block runs (when pinning is possible)."""
     if not PINNED:
         yield
         return
     before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {LOAD_CPU})
+    os.sched_setaffinity(0, {cpu})
     try:
         yield
     finally:

@@ -4,8 +4,9 @@ The request is `{"epochs": 10}`: the seed's 100 points, its network with init_se
 float64, SGD at learning rate 0.05, batch 1, 10 epochs: 1,000 steps of each engine, each on its
 own weights, compared after every step. The baseline is a plain `torch.optim.SGD` loop plus a
 plain NumPy loop (bench/plain.py) doing the same 1,000 steps each from the same weights, in the
-benchmark's process, on the client's CPU. The service's loss curves are checked against the
-plain loops' before anything is timed.
+benchmark's process, pinned to the server's CPU: the same core does both sides' maths (the
+server is idle meanwhile; two cores shared with other work can differ by half). The service's
+loss curves are checked against the plain loops' before anything is timed.
 """
 
 import http.client
@@ -16,7 +17,7 @@ import orjson
 from bench.plain import train_numpy, train_torch
 from bench.problems import specs
 from bench.report import Row, Section, Target, seconds
-from bench.server import HOST, on_load_cpu, placement
+from bench.server import HOST, SERVER_CPU, on_cpu, on_load_cpu, placement
 from bench.timing import Budget, median_seconds
 from service.core import seed
 from service.domain.datasets import seed_dataset
@@ -48,8 +49,9 @@ def run(port: int, budget: Budget) -> Section:
         return content
 
     def plain() -> None:
-        train_torch(layers, weights, x, y, lr, batch_size, EPOCHS)
-        train_numpy(layers, weights, x, y, lr, batch_size, EPOCHS)
+        with on_cpu(SERVER_CPU):
+            train_torch(layers, weights, x, y, lr, batch_size, EPOCHS)
+            train_numpy(layers, weights, x, y, lr, batch_size, EPOCHS)
 
     try:
         with on_load_cpu():
@@ -76,6 +78,7 @@ def run(port: int, budget: Budget) -> Section:
     )
     section.notes += [
         "the service's loss curves checked against the plain loops' (rtol 1e-9) first",
-        f"one request at a time over one keep-alive connection; {placement()}",
+        f"one request at a time over one keep-alive connection; {placement()}; the plain "
+        "loops pinned to the server's CPU",
     ]
     return section

@@ -67,13 +67,16 @@ def write(logger: logging.Logger, level: int, message: str, fields: dict[str, An
         logger.log(level, "%s", message, extra={"fields": fields})
         return
     line = json_line(time.time(), level, logger.name, message, fields)
-    with handler.lock or nullcontext():
-        handler.stream = sys.stderr
-        handler.stream.write(line + handler.terminator)
-        handler.flush()
+    try:
+        with handler.lock or nullcontext():
+            handler.stream = sys.stderr
+            handler.stream.write(line + handler.terminator)
+            handler.flush()
+    except Exception:  # a closed or broken stderr: logging's own error handling, as it would
+        logger.log(level, "%s", message, extra={"fields": fields})
 
 
-def sole_json_handler(logger: logging.Logger, level: int) -> "StderrHandler | None":
+def sole_json_handler(logger: logging.Logger, level: int) -> StderrHandler | None:
     """The one handler a record of `logger` at `level` reaches, if it is configure_logging's
     and nothing filters on the way."""
     handlers: list[logging.Handler] = []
