@@ -59,7 +59,8 @@ docs: setup-test
 container-smoke:
 	scripts/container-smoke
 
-# Benchmarks: ratios against baselines measured in the same run (about 100 s; --quick ~40 s).
+# Benchmarks: issue 14's targets and more, each a ratio to a baseline measured in the same run,
+# and bench/cost.svg (about 160 s; BENCH_ARGS=--quick ~35 s).
 bench: setup-test
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

@@ -11,13 +11,26 @@ from importlib.metadata import PackageNotFoundError, version
 
 import torch
 
-from bench import engines, gradcheck, large_request, three_engines, throughput
+from bench import (
+    cnn_layers,
+    cost,
+    engines,
+    gradcheck,
+    large_request,
+    overhead,
+    three_engines,
+    throughput,
+    training,
+)
 from bench.report import Section, render
-from bench.server import server
+from bench.server import ServerLog, server
 from bench.timing import FULL, QUICK
 
-SECTIONS = ("engines", "http", "request", "gradcheck", "three-engine")
-NEED_SERVER = {"http", "request", "three-engine"}
+SECTIONS = (
+    *("engines", "http", "request", "gradcheck", "three-engine", "plain", "train", "cnn"),
+    "chart",
+)
+NEED_SERVER = {"http", "request", "three-engine", "train", "chart"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,7 +43,8 @@ def parser() -> argparse.ArgumentParser:
         choices=SECTIONS,
         action="append",
         help="run only this section (repeatable): engines (a), http (b), request (c), "
-        "gradcheck (d), three-engine (e); default: all",
+        "gradcheck (d), three-engine (e), plain (f), train (g), cnn (h), chart (i: draws "
+        "bench/cost.svg); default: all",
     )
     return p
 
@@ -72,8 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "engines" in only:
         progress("a. engines")
         sections.append(engines.run(budget))
+    if "plain" in only:
+        progress("f. engines ÷ plain code")
+        sections.append(overhead.run(budget))
+    if "cnn" in only:
+        progress("h. small CNN")
+        sections.append(cnn_layers.run(budget))
+    log = ServerLog()
     with ExitStack() as stack:
-        port = stack.enter_context(server()) if only & NEED_SERVER else 0
+        port = stack.enter_context(server(log)) if only & NEED_SERVER else 0
         if "http" in only:
             progress("b. HTTP throughput")
             sections.append(throughput.run(port, budget))
@@ -86,7 +107,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "three-engine" in only:
             progress("e. three engines over HTTP")
             sections.append(three_engines.run(port, budget))
+        if "train" in only:
+            progress("g. POST /train")
+            sections.append(training.run(port, budget))
+        if "chart" in only:
+            progress("i. cost chart")
+            sections.append(cost.run(port, args.quick))
+    sections.sort(key=lambda section: section.title)
     print(render(sections))
+    if only & NEED_SERVER:
+        print(f"\nthe server wrote {log.access_lines:,} JSON access-log lines (a pipe)")
     print(f"\n{time.monotonic() - start:.0f} s in all")
     return 0
 

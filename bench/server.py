@@ -3,6 +3,10 @@
 With two CPUs or more (and `taskset`), the server is pinned to CPU 0 and wrk to CPU 1, so the
 load generator never takes the server's core. Every load is bounded in time and stays on the
 loopback interface.
+
+The service runs as in production, writing its JSON access-log line per request (level info) to
+its stderr, a pipe, as a container's is; a thread of the benchmark reads it, counts the access
+lines and copies every other line (warnings, errors) to the benchmark's stderr.
 """
 
 import http.client
@@ -12,21 +16,25 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]
-WRK_SCRIPT = Path(__file__).with_name("post.lua")
+WRK_SCRIPT = Path(__file__).with_name("wrk.lua")
 CONNECTIONS = 4
 PINNED = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 SERVER_CPU, LOAD_CPU = 0, 1
-# The service writes one JSON access-log line per request to stderr at level info: under load
-# that is tens of thousands of lines in the benchmark's output. Warnings and errors still show.
-SERVER_ENV = {"LOG_LEVEL": "warning"}
+SERVER_ENV = {
+    "LOG_LEVEL": "info",  # the access log on, as in production
+    # bench/cost.py's 2M-parameter answers in JSON are larger than the default 64 MB
+    "GRADIENT_SERVICE_MAX_RESPONSE_BYTES": str(512 * 1024 * 1024),
+}
 
 
 def pinned(command: list[str], cpu: int) -> list[str]:
@@ -36,11 +44,18 @@ def pinned(command: list[str], cpu: int) -> list[str]:
 @contextmanager
 def on_load_cpu() -> Iterator[None]:
     """Run the calling thread on the client's CPU, as wrk is, while the block runs."""
+    with on_cpu(LOAD_CPU):
+        yield
+
+
+@contextmanager
+def on_cpu(cpu: int) -> Iterator[None]:
+    """Run the calling thread on `cpu` while the block runs (when pinning is possible)."""
     if not PINNED:
         yield
         return
     before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {LOAD_CPU})
+    os.sched_setaffinity(0, {cpu})
     try:
         yield
     finally:
@@ -70,10 +85,18 @@ def healthy(port: int) -> bool:
         connection.close()
 
 
+@dataclass
+class ServerLog:
+    """What the server wrote on stderr: access lines are counted once it has stopped."""
+
+    access_lines: int = 0
+
+
 @contextmanager
-def server() -> Iterator[int]:
-    """A port where bench.app answers: uvicorn, 1 worker, uvloop and httptools, no access log
-    (neither uvicorn's nor the service's)."""
+def server(log: ServerLog | None = None) -> Iterator[int]:
+    """A port where bench.app answers: uvicorn, 1 worker, uvloop and httptools, uvicorn's access
+    log off (the service writes its own, read from a pipe; see the module's docstring)."""
+    log = log if log is not None else ServerLog()
     port = free_port()
     command = [
         *(sys.executable, "-m", "uvicorn", "bench.app:app", "--host", HOST, "--port", str(port)),
@@ -81,7 +104,20 @@ def server() -> Iterator[int]:
         *("--no-access-log", "--log-level", "warning"),
     ]
     env = os.environ | SERVER_ENV
-    process = subprocess.Popen(pinned(command, SERVER_CPU), cwd=ROOT, env=env)
+    process = subprocess.Popen(
+        pinned(command, SERVER_CPU), cwd=ROOT, env=env, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    reader = threading.Thread(target=read_log, args=(process.stderr, log), daemon=True)
+    reader.start()
+    try:
+        yield from serving(process, port)
+    finally:
+        reader.join(timeout=20)
+
+
+def serving(process: subprocess.Popen[bytes], port: int) -> Iterator[int]:
+    """`port` once the server answers /healthz; the server stopped when done."""
     try:
         deadline = time.monotonic() + 60
         while not healthy(port):
@@ -98,6 +134,18 @@ def server() -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def read_log(stderr: IO[bytes], log: ServerLog) -> None:
+    """Until the server exits: count the access lines, copy every other line to the
+    benchmark's stderr. On the client's CPU, as the load is, never the server's."""
+    if PINNED:
+        os.sched_setaffinity(0, {LOAD_CPU})  # this thread only
+    for line in stderr:
+        if b'"logger":"gradient_service.access"' in line and b'"level":"info"' in line:
+            log.access_lines += 1
+        else:
+            sys.stderr.write(line.decode(errors="replace"))
 
 
 @dataclass(frozen=True)
@@ -118,12 +166,13 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def wrk(port: int, path: str, body: str, seconds: int) -> Load:
-    """POST `body` to `path` for `seconds` from CONNECTIONS keep-alive connections, one thread."""
+def wrk(port: int, path: str, body: str | None, seconds: int) -> Load:
+    """POST `body` (GET if None) to `path` for `seconds` from CONNECTIONS keep-alive
+    connections, one thread."""
     command = [
         *("wrk", "--threads", "1", "--connections", str(CONNECTIONS)),
         *("--duration", f"{seconds}s", "--timeout", "10s", "--script", str(WRK_SCRIPT)),
-        *(f"http://{HOST}:{port}{path}", "--", body),
+        *(f"http://{HOST}:{port}{path}", "--", *(("GET",) if body is None else ("POST", body))),
     ]
     run = subprocess.run(
         pinned(command, LOAD_CPU), capture_output=True, text=True, check=True, timeout=seconds + 60

@@ -1,37 +1,53 @@
-"""Section b: `POST /gradients {}` under load, against `POST /baseline {}` on the same server.
+"""Section b: the service against a bare FastAPI app on the same server, under load from wrk.
 
-The endpoints take turns, one round of wrk each, so that a change in the machine's load hits both
-alike: throughput is all requests over all rounds' time, latencies the median of the rounds'.
+Two pairs: `POST /gradients {}` (the seed's worked example) ÷ `POST /bare/gradients {}` (a bare
+FastAPI endpoint validating the same body), and `GET /healthz` ÷ `GET /bare/healthz` (the same
+answer without the service's middleware): see bench/app.py. The four endpoints take turns, one
+round of wrk each, so that a change in the machine's load hits all alike: throughput is all
+requests over all rounds' time, latencies the median of the rounds'.
 """
 
 import statistics
+from dataclasses import dataclass
 
 from bench.report import Row, Section, Target, per_second, seconds
 from bench.server import CONNECTIONS, Load, placement, wrk, wrk_available
 from bench.timing import Budget
 
-BODY = "{}"
-PATHS = ("/gradients", "/baseline")
 WARMUP_S = 1
-THROUGHPUT = Target("≥", 0.5)
+
+
+@dataclass(frozen=True)
+class Pair:
+    case: str
+    path: str
+    baseline: str
+    body: str | None  # POSTed; None for a GET
+    target: Target
+
+
+PAIRS = (
+    Pair("seed POST /gradients {}", "/gradients", "/bare/gradients", "{}", Target("≥", 0.5)),
+    Pair("GET /healthz (middleware)", "/healthz", "/bare/healthz", None, Target("≥", 0.9)),
+)
 
 
 def run(port: int, budget: Budget) -> Section:
     rounds_text = f"{budget.load_rounds} round{'s' if budget.load_rounds > 1 else ''}"
     section = Section(
-        f"b. HTTP, POST {BODY} from wrk ({CONNECTIONS} connections, "
-        f"{budget.load_rounds * budget.round_s} s per endpoint in {rounds_text}): "
-        "/gradients ÷ /baseline"
+        f"b. HTTP from wrk ({CONNECTIONS} connections, {budget.load_rounds * budget.round_s} s "
+        f"per endpoint in {rounds_text}): the service ÷ a bare FastAPI app on the same server"
     )
     if not wrk_available():
         section.notes.append("wrk is not installed: skipped (apt-get install wrk)")
         return section
-    for path in PATHS:
-        wrk(port, path, BODY, WARMUP_S)
-    rounds: dict[str, list[Load]] = {path: [] for path in PATHS}
+    endpoints = {path: pair.body for pair in PAIRS for path in (pair.path, pair.baseline)}
+    for path, body in endpoints.items():
+        wrk(port, path, body, WARMUP_S)
+    rounds: dict[str, list[Load]] = {path: [] for path in endpoints}
     for _ in range(budget.load_rounds):
-        for path in PATHS:
-            rounds[path].append(wrk(port, path, BODY, budget.round_s))
+        for path, body in endpoints.items():
+            rounds[path].append(wrk(port, path, body, budget.round_s))
 
     def throughput(path: str) -> float:
         return sum(r.requests for r in rounds[path]) / sum(r.seconds for r in rounds[path])
@@ -42,23 +58,27 @@ def run(port: int, budget: Budget) -> Section:
     def p99(path: str) -> float:
         return statistics.median(r.p99_s for r in rounds[path])
 
-    section.rows.append(
-        Row(
-            "seed net: throughput",
-            f"/gradients {per_second(throughput('/gradients'))}",
-            f"/baseline {per_second(throughput('/baseline'))}",
-            throughput("/gradients") / throughput("/baseline"),
-            THROUGHPUT,
+    for pair in PAIRS:
+        section.rows.append(
+            Row(
+                f"{pair.case}: throughput",
+                f"{pair.path} {per_second(throughput(pair.path))}",
+                f"{pair.baseline} {per_second(throughput(pair.baseline))}",
+                throughput(pair.path) / throughput(pair.baseline),
+                pair.target,
+            )
         )
-    )
-    section.rows += [
-        Row(
-            f"seed net: latency {name}",
-            f"/gradients {seconds(latency('/gradients'))}",
-            f"/baseline {seconds(latency('/baseline'))}",
-            latency("/gradients") / latency("/baseline"),
+        section.rows.append(
+            Row(
+                f"{pair.case}: latency p50 / p99",
+                f"{seconds(p50(pair.path))} / {seconds(p99(pair.path))}",
+                f"{seconds(p50(pair.baseline))} / {seconds(p99(pair.baseline))}",
+                p50(pair.path) / p50(pair.baseline),
+            )
         )
-        for name, latency in (("p50", p50), ("p99", p99))
+    section.notes += [
+        "the /bare/ endpoints: plain FastAPI, no middleware, on the same server (bench/app.py); "
+        "the latency row's ratio is the p50's",
+        placement(),
     ]
-    section.notes.append(placement())
     return section

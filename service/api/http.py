@@ -12,6 +12,7 @@ exact field holding the non-finite number (a 422) rather than a character offset
 """
 
 import json
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, is_dataclass
 from functools import partial
@@ -359,12 +360,13 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
+        declared = content_length(scope)
+        if declared is not None and declared > self.limit:
             error = BodyTooLarge(self.limit)
             await JSONResponse({"detail": error.detail}, 413, error.headers)(scope, receive, send)
             return
-        deadline = anyio.current_time() + self.timeout
+        # The clock starts now; its deadline is read on the first receive (a GET has none).
+        arrived = time.monotonic()
         received = 0
         complete = False
 
@@ -372,7 +374,7 @@ class BodyLimit:
             nonlocal received, complete
             if complete:  # the body is in: what follows is the wait for a disconnect
                 return await receive()
-            with anyio.move_on_after(deadline - anyio.current_time()) as waiting:
+            with anyio.move_on_after(arrived + self.timeout - time.monotonic()) as waiting:
                 message = await receive()
             if waiting.cancelled_caught:
                 raise BodyTimeout(self.timeout)
@@ -384,3 +386,11 @@ class BodyLimit:
             return message
 
         await self.app(scope, guarded_receive, send)
+
+
+def content_length(scope: Scope) -> int | None:
+    """The declared Content-Length, if there is one made of digits."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None

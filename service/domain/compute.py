@@ -137,7 +137,7 @@ def quantities(result: EngineResult) -> Iterator[tuple[str, np.ndarray]]:
 
 def check_finite(engine: str, result: EngineResult) -> None:
     named = list(quantities(result))
-    if np.isfinite(np.concatenate([np.ravel(values) for _, values in named])).all():
+    if np.isfinite(np.concatenate([values.ravel() for _, values in named])).all():
         return
     for quantity, values in named:  # only on failure: which one
         if not np.all(np.isfinite(values)):

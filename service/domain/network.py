@@ -28,7 +28,7 @@ def spec(model: BaseModel) -> Layer:
     """The engine-side layer for a validated layer model (`service.schemas.layers`): the same
     kind, the same options; a block's layers in turn."""
     options = {}
-    for name, value in model:
+    for name, value in model.__dict__.items():  # its fields (extras are forbidden)
         if name != "type":
             options[name] = specs(value) if name == "layers" else value
     return KINDS[model.type](**options)  # type: ignore[attr-defined]

@@ -56,6 +56,10 @@ PARAMETER_STEP_COST = 6  # every parameter, every step
 
 ENGINES: dict[str, Engine] = {name: compute.ENGINES[name] for name in (REFERENCE, "manual")}
 Weights = dict[str, np.ndarray]
+Batch = tuple[np.ndarray, np.ndarray]  # x and y of one step
+# Each engine takes as many steps in a row as keep their weights within this many numbers
+# (8 MB in float64), one step at least: all of an epoch's on small networks.
+BLOCK_VALUES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -227,16 +231,17 @@ def under_data(item: ErrorItem, data: GeneratedData | GivenData) -> ErrorItem:
 # --- the run -----------------------------------------------------------------------------------
 
 
-def flat(weights: Weights) -> np.ndarray:
-    """Every weight in one float64 vector, in state_dict order."""
-    return np.concatenate([w.ravel() for w in weights.values()], dtype=np.float64)
+def updated(result: EngineResult) -> Weights:
+    assert result.updated_weights is not None  # the problem has a learning rate
+    return result.updated_weights
 
 
-def within(values: np.ndarray, reference: np.ndarray, tolerance: Tolerance) -> bool:
-    """Every entry within atol + rtol·|reference|, as `compare.deviation` judges `agree`."""
+def within(values: np.ndarray, reference: np.ndarray, tolerance: Tolerance) -> np.ndarray:
+    """Per row, whether every entry is within atol + rtol·|reference|, as
+    `compare.deviation` judges `agree`."""
     with np.errstate(over="ignore"):  # a difference of ±1e308s is out of tolerance anyway
         distance = np.abs(values - reference)
-        return bool((distance <= tolerance.atol + tolerance.rtol * np.abs(reference)).all())
+        return (distance <= tolerance.atol + tolerance.rtol * np.abs(reference)).all(axis=-1)
 
 
 def weight_deviation(values: Weights, reference: Weights, tolerance: Tolerance) -> Deviation:
@@ -273,6 +278,7 @@ class Trainer:
         self.draws = any(layer.draws for _, layer in network.walk_layers(training.problem.layers))
         seed = training.shuffle_seed
         self._shuffler = None if seed is None else np.random.default_rng(seed)
+        self.parameters = sum(w.size for w in training.problem.weights.values())
 
     @property
     def done(self) -> bool:
@@ -290,26 +296,70 @@ class Trainer:
 
     def step(self, x: np.ndarray, y: np.ndarray) -> dict[str, EngineResult]:
         """One SGD step of every engine on the batch (x, y), each from its own weights."""
+        return {name: results[0] for name, results in self.take_steps([(x, y)]).items()}
+
+    def take_steps(
+        self, batches: list[Batch], stop: Callable[[], bool] = lambda: False
+    ) -> dict[str, list[EngineResult]]:
+        """An SGD step of every engine on each batch in turn, each from its own weights; `stop`
+        is asked before every step.
+
+        Each engine takes all the steps before the next engine starts: as neither reads the
+        other's weights, that changes nothing in what they compute, and the core's caches hold
+        one engine's code and data at a time (alternating costs ~70 µs a step on the seed
+        net). The steps are then checked as if taken one of each at a time: the first engine
+        and step whose loss or weights stopped being finite is the one reported, and the first
+        step where manual's weights left the tolerance is the one remembered."""
         p = self.training.problem
-        self.steps += 1
-        results, flats = {}, {}
-        draws = self.masks.next(x.shape, x.dtype) if self.draws else {}  # the same for both
+        draws = [self.masks.next(x.shape, x.dtype) if self.draws else {} for x, _ in batches]
+        flats = {name: np.empty((len(batches), self.parameters)) for name in ENGINES}
+        results: dict[str, list[EngineResult]] = {name: [] for name in ENGINES}
         for name, engine in ENGINES.items():
-            problem = Problem(p.layers, self.weights[name], x, y, p.loss, p.learning_rate, draws)
-            result = engine(problem)
-            assert result.updated_weights is not None  # the problem has a learning rate
-            flats[name] = flat(result.updated_weights)  # one vector: a few µs, not one per weight
-            if not np.isfinite(result.loss):
-                raise Diverged(name, "loss", self.steps, self.epoch)
-            if not np.isfinite(flats[name]).all():
-                raise Diverged(name, "weights", self.steps, self.epoch)
-            self.weights[name] = result.updated_weights
-            results[name] = result
-        tolerance = self.training.tolerance
-        if self.left_tolerance is None and not within(flats["manual"], flats[REFERENCE], tolerance):
-            distance = float(compare.distance(flats["manual"], flats[REFERENCE]).max())
-            self.left_tolerance = LeftTolerance(self.steps, self.epoch, distance)
+            weights = self.weights[name]
+            for k, ((x, y), drawn) in enumerate(zip(batches, draws, strict=True)):
+                if stop():
+                    raise Stopped
+                result = engine(Problem(p.layers, weights, x, y, p.loss, p.learning_rate, drawn))
+                weights = updated(result)
+                np.concatenate([w.ravel() for w in weights.values()], out=flats[name][k])
+                results[name].append(result)
+        first = self.steps
+        self.check_finite(first, results, flats)
+        self.steps = first + len(batches)
+        for name, taken in results.items():
+            self.weights[name] = updated(taken[-1])
+        if self.left_tolerance is None:
+            manual_rows, reference_rows = flats["manual"], flats[REFERENCE]
+            inside = within(manual_rows, reference_rows, self.training.tolerance)
+            if not inside.all():
+                k = int(np.argmin(inside))  # the first step out
+                distance = float(compare.distance(manual_rows[k], reference_rows[k]).max())
+                self.left_tolerance = LeftTolerance(first + k + 1, self.epoch, distance)
         return results
+
+    def check_finite(
+        self, first: int, results: dict[str, list[EngineResult]], flats: dict[str, np.ndarray]
+    ) -> None:
+        """`Diverged` for the first step, and within it the first engine, whose loss or new
+        weights are not finite; steps are numbered from `first` + 1."""
+        finite_rows = {name: np.isfinite(rows).all(axis=1) for name, rows in flats.items()}
+        losses = {name: [float(r.loss) for r in taken] for name, taken in results.items()}
+        if all(rows.all() for rows in finite_rows.values()) and all(
+            math.isfinite(loss) for taken in losses.values() for loss in taken
+        ):
+            return
+        for k in range(len(next(iter(flats.values())))):
+            for name in ENGINES:
+                quantity = (
+                    "loss"
+                    if not math.isfinite(losses[name][k])
+                    else "weights"
+                    if not finite_rows[name][k]
+                    else None
+                )
+                if quantity is not None:
+                    self.steps = first + k + 1
+                    raise Diverged(name, quantity, self.steps, self.epoch)
 
     def run_epoch(self, stop: Callable[[], bool] = lambda: False) -> EpochReport:
         """The next epoch; `stop` is asked before every step, and `Stopped` raised if it says so
@@ -320,13 +370,15 @@ class Trainer:
         x, y = t.problem.x[order], t.problem.y[order]  # each batch is then a contiguous slice
         losses: dict[str, list[float]] = {name: [] for name in ENGINES}
         engine_ms = dict.fromkeys(ENGINES, 0.0)
-        for begin in range(0, t.samples, t.batch_size):
-            if stop():
-                raise Stopped
-            results = self.step(x[begin : begin + t.batch_size], y[begin : begin + t.batch_size])
-            for name, result in results.items():
-                losses[name].append(float(result.loss))
-                engine_ms[name] += result.elapsed_ms
+        batches = [
+            (x[begin : begin + t.batch_size], y[begin : begin + t.batch_size])
+            for begin in range(0, t.samples, t.batch_size)
+        ]
+        per_block = max(1, BLOCK_VALUES // self.parameters)
+        for begin in range(0, len(batches), per_block):
+            for name, taken in self.take_steps(batches[begin : begin + per_block], stop).items():
+                losses[name] += [float(result.loss) for result in taken]
+                engine_ms[name] += sum(result.elapsed_ms for result in taken)
         mean_loss = {name: sum(values) / len(values) for name, values in losses.items()}
         apart = weight_deviation(self.weights["manual"], self.weights[REFERENCE], t.tolerance)
         for name, value in mean_loss.items():

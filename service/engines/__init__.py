@@ -8,6 +8,7 @@ returns NumPy arrays in the same dtype.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -53,7 +54,13 @@ class EngineResult:
     input_gradient: np.ndarray  # dL/dx, the shape of x
     elapsed_ms: float
     updated_weights: dict[str, np.ndarray] | None = None  # w − lr·g, with a learning rate
-    trace: list[TraceStep] | None = None  # per layer, from engines that can show their work
+    tracer: Callable[[], list[TraceStep]] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def trace(self) -> list[TraceStep] | None:
+        """Per layer, from engines that can show their work (`tracer`): built from what the
+        engine kept the first time it is asked for, as most requests never ask."""
+        return None if self.tracer is None else self.tracer()
 
 
 Engine = Callable[[Problem], EngineResult]

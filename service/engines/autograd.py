@@ -6,7 +6,6 @@ and set here; initial weights and dropout masks come from local generators).
 """
 
 import time
-from collections.abc import Mapping
 from typing import cast
 
 import numpy as np
@@ -27,9 +26,7 @@ def run(problem: Problem) -> EngineResult:
         *grads, input_gradient = torch.autograd.grad(loss, [*params.values(), x])
     gradients = {name: g.numpy() for name, g in zip(params, grads, strict=True)}
     updated = (
-        None
-        if problem.learning_rate is None
-        else sgd_step(problem.weights, gradients, problem.learning_rate)
+        None if problem.learning_rate is None else sgd_step(params, grads, problem.learning_rate)
     )
     prediction = out.detach().numpy()
     loss_number = cast(np.floating, loss.detach().numpy()[()])  # the 0-d array's scalar
@@ -40,16 +37,15 @@ def run(problem: Problem) -> EngineResult:
 
 
 def sgd_step(
-    weights: Mapping[str, np.ndarray], gradients: dict[str, np.ndarray], lr: float
+    params: dict[str, torch.Tensor], grads: list[torch.Tensor], lr: float
 ) -> dict[str, np.ndarray]:
     """The update `torch.optim.SGD(lr).step()` makes (`param.add_(grad, alpha=-lr)`, its
-    single-tensor path), on copies of the weights; a test pins it to the optimizer itself."""
-    updated = {}
-    for name, w in weights.items():
-        p = torch.tensor(w)
-        p.add_(torch.from_numpy(gradients[name]), alpha=-lr)
-        updated[name] = p.numpy()
-    return updated
+    single-tensor path), into new tensors: the same kernel, out of place, so the weights the
+    caller gave are untouched; a test pins it to the optimizer itself."""
+    return {
+        name: p.detach().add(g, alpha=-lr).numpy()
+        for (name, p), g in zip(params.items(), grads, strict=True)
+    }
 
 
 def initial_weights(layers: tuple[Layer, ...], seed: int) -> dict[str, np.ndarray]:

@@ -92,12 +92,13 @@ def sitting(problem: Problem) -> Sitting | None:
                 if index != LOSS:
                     step = tape[index]
                     x = nudged(step.input, found[index], direction)
-                    cache = step.layer.forward(x, sequence.own(index, params))[1]
+                    cache = step.layer.forward(x, owned[index])[1]
                     steps[index] = sequence.Step(index, step.layer, step.input, step.output, cache)
             gradients, flowing = sequence.backward(steps, grad)
             named = {name: gradients[name] for name in problem.weights}
             return named | {"input_gradient": flowing[0]}
 
+        owned = sequence.by_layer(len(problem.layers), params)
         reference = backward({})
         probes: list[tuple[int | None, dict[str, Array]]] = [
             (index, backward({index: d})) for index in found for d in (-1.0, 1.0)

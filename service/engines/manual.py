@@ -7,6 +7,8 @@ imports torch (a test pins that).
 """
 
 import time
+from collections.abc import Mapping
+from functools import partial
 
 import numpy as np
 
@@ -16,15 +18,18 @@ from service.engines.layers import sequence
 Array = np.ndarray
 
 
-def sgd_step(weights: dict[str, Array], gradients: dict[str, Array], lr: float) -> dict[str, Array]:
+def sgd_step(
+    weights: Mapping[str, Array], gradients: dict[str, Array], lr: float
+) -> dict[str, Array]:
     return {name: w - lr * gradients[name] for name, w in weights.items()}  # w ← w − lr·g
 
 
 def run(problem: Problem) -> EngineResult:
     start = time.perf_counter()
-    weights = dict(problem.weights)
+    weights = problem.weights
+    params = {**weights, **problem.draws} if problem.draws else weights
     with np.errstate(all="ignore"):  # overflow is reported by the caller, not warned about
-        tape = sequence.forward(problem.layers, {**weights, **problem.draws}, problem.x)
+        tape = sequence.forward(problem.layers, params, problem.x)
         prediction = tape[-1].output
         loss, grad_prediction = problem.loss.value_and_gradient(prediction, problem.y)
         found, flowing = sequence.backward(tape, grad_prediction)
@@ -35,7 +40,13 @@ def run(problem: Problem) -> EngineResult:
             else sgd_step(weights, gradients, problem.learning_rate)
         )
     elapsed_ms = (time.perf_counter() - start) * 1e3
-    trace = [
+    tracer = partial(trace, tape, flowing)
+    return EngineResult(loss, prediction, gradients, flowing[0], elapsed_ms, updated, tracer)
+
+
+def trace(tape: list[sequence.Step], flowing: list[Array]) -> list[TraceStep]:
+    """Each layer's step: what the forward pass kept, and the gradients either side of it."""
+    return [
         TraceStep(
             step.index,
             step.layer,
@@ -47,4 +58,3 @@ def run(problem: Problem) -> EngineResult:
         )
         for k, step in enumerate(tape)
     ]
-    return EngineResult(loss, prediction, gradients, flowing[0], elapsed_ms, updated, trace)

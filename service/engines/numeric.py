@@ -221,7 +221,7 @@ class Replay:
         self.layers = problem.layers
         self.weights = {k: w.astype(np.float64) for k, w in problem.weights.items()}  # copies
         draws = {k: v.astype(np.float64) for k, v in problem.draws.items()}
-        self.own = [sequence.own(i, self.weights | draws) for i in range(len(self.layers))]
+        self.own = sequence.by_layer(len(self.layers), self.weights | draws)
         self.y = problem.y.astype(np.float64, copy=False)
         self.loss = problem.loss
         tape = sequence.forward(self.layers, self.weights | draws, problem.x.astype(np.float64))

@@ -5,7 +5,9 @@ import logging
 import re
 import sys
 import time
+import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 import httpx
 import pytest
@@ -13,7 +15,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.core.logs import JSONFormatter, configure_logging
+from service.core.logs import JSONFormatter, configure_logging, write
 from tests.conftest import LiveServer
 
 Sample = Callable[[], float]
@@ -123,6 +125,8 @@ async def test_an_invalid_or_missing_request_id_is_replaced(
     headers = {} if given is None else {"X-Request-ID": given.encode()}
     response = await client.get("/healthz", headers=headers)
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+    made = uuid.UUID(response.headers["X-Request-ID"])
+    assert (made.version, made.variant) == (4, uuid.RFC_4122)  # a uuid4's hex
 
 
 async def test_errors_and_413s_carry_the_request_id(
@@ -196,6 +200,35 @@ async def test_log_level_from_the_environment(
         monkeypatch.delenv("LOG_LEVEL")
         configure_logging()
     assert logging.getLogger("gradient_service").level == logging.INFO
+
+
+def test_a_line_written_directly_is_the_line_logging_writes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`write` skips the LogRecord when nothing but the service's handler would see it; when a
+    filter would, the record goes through logging, and the filter sees it."""
+    configure_logging("info")
+    logger = logging.getLogger("gradient_service.access")
+    fields = {"status": 200, "path": "/x", "client": None}
+    write(logger, logging.INFO, "GET /x 200", fields)
+    logger.log(logging.INFO, "%s", "GET /x 200", extra={"fields": fields})
+    direct, through_logging = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    written = [datetime.fromisoformat(line.pop("time")) for line in (direct, through_logging)]
+    assert abs(written[1] - written[0]).total_seconds() < 5
+    assert direct == through_logging
+    seen: list[logging.LogRecord] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        seen.append(record)
+        return False  # dropped: nothing written
+
+    logger.addFilter(keep)
+    try:
+        write(logger, logging.INFO, "GET /x 200", fields)
+    finally:
+        logger.removeFilter(keep)
+    assert [record.getMessage() for record in seen] == ["GET /x 200"]
+    assert capsys.readouterr().err == ""
 
 
 def test_the_formatter_adds_fields_and_the_exception() -> None:

@@ -12,10 +12,12 @@ import torch
 from service.core import seed
 from service.core.config import Settings
 from service.core.exceptions import InvalidRequest
+from service.domain import training
 from service.domain.datasets import seed_dataset
-from service.domain.training import Diverged, Trainer, prepare_training
+from service.domain.training import ENGINES, Diverged, Trainer, prepare_training
 from service.engines import Problem, manual
 from service.schemas.models import TrainRequest
+from service.schemas.values import EpochReport
 from tests.nets import torch_sequential
 from tests.test_architecture import SERVICE, imported_modules
 
@@ -146,6 +148,34 @@ def test_a_diverging_run_names_the_engine_and_the_step() -> None:
     assert item.ctx["epoch"] == 1
     assert item.ctx["step"] >= 1
     assert "smaller learning_rate" in item.msg
+
+
+def test_steps_in_blocks_are_steps_one_of_each_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each engine takes an epoch's steps in a row on a small network; with blocks of one step
+    (the engines alternating) every report, weight and first step out of tolerance is the
+    same, and so is the engine and step a diverging run names."""
+    request: dict[str, Any] = {"dtype": "float32", "tolerance": {"atol": 0, "rtol": 0}}
+    request |= {"epochs": 2, "batch_size": 3, "shuffle_seed": 1}
+    in_blocks = trainer(**request)
+    reports = [in_blocks.run_epoch() for _ in range(2)]
+    with pytest.raises(Diverged) as block_diverged:
+        trainer(learning_rate=1e30).run_epoch()
+    monkeypatch.setattr(training, "BLOCK_VALUES", 1)
+    alternating = trainer(**request)
+    alternating_reports = [alternating.run_epoch() for _ in range(2)]
+    with pytest.raises(Diverged) as step_diverged:
+        trainer(learning_rate=1e30).run_epoch()
+
+    def kept(report: EpochReport) -> tuple[Any, ...]:
+        return report.epoch, report.step, report.loss, report.weight_deviation
+
+    assert [kept(r) for r in reports] == [kept(r) for r in alternating_reports]
+    assert in_blocks.left_tolerance is not None
+    assert in_blocks.left_tolerance == alternating.left_tolerance
+    for name in ENGINES:
+        for key, w in alternating.weights[name].items():
+            np.testing.assert_array_equal(in_blocks.weights[name][key], w, err_msg=key)
+    assert block_diverged.value.errors == step_diverged.value.errors
 
 
 def test_a_batch_larger_than_the_data_set_is_refused() -> None:

@@ -26,7 +26,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -47,8 +47,7 @@ class ShapeError(ValueError):
         self.field = field
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):  # a tuple: a network's table of them is built for every request
     name: str  # local to the layer: "weight", "bias"; "3.weight" once placed in a network
     shape: Shape
 
