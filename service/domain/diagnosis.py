@@ -40,6 +40,7 @@ Grads = dict[str, Array]
 Backward = Callable[[Array, sequence.Step], tuple[Array, dict[str, Array]]]
 
 Derivative = Callable[[Array, Array], Array]  # f' from z and a = f(z), as a student wrote it
+MAX_SAMPLES_TRIED = 256  # `single_sample` recomputes every sample's gradients alone
 FEW_ENTRIES = 3  # `entries`: at most this many wrong (or 5% of the quantity, whichever is more)
 FLOAT32 = Tolerance(atol=1e-5, rtol=1e-4)  # agreement to float32's rounding
 
@@ -170,21 +171,51 @@ DERIVATIVE_FORMULA = {
 }
 
 
+# Each hypothesis about the backward pass reruns it: at most RERUN_COST multiply-adds in all
+# (about a second), and at most MAX_RERUNS reruns, so a deep or wide network cannot hold a
+# worker; the hypotheses nearest the output, which explain most, are tried first.
+RERUN_COST = 2_000_000_000
+MAX_RERUNS = 400
+
+
+def reruns_allowed(problem: Problem) -> int:
+    forward = problem.x.shape[0] * sequence.cost(problem.layers, problem.x.shape[1:])
+    return max(4, min(MAX_RERUNS, RERUN_COST // max(1, 3 * forward)))
+
+
+class Budget(Exception):
+    """The reruns allowed are spent: the hypotheses not tried yet are not named."""
+
+
 def backward_mistakes(case: Case) -> list[Diagnosis]:
     """A mistake at one layer of the backward pass that reproduces the candidate."""
     p = case.problem
     params = {**p.weights, **p.draws}
+    left = [reruns_allowed(p)]
+
+    def rerun(at: list[int], step: Backward) -> Grads:
+        if left[0] <= 0:
+            raise Budget
+        left[0] -= 1
+        return backward(case, tape, grad, at, step)
+
     with np.errstate(all="ignore"):
         tape = sequence.forward(p.layers, params, p.x)
         grad = p.loss.value_and_gradient(tape[-1].output, p.y)[1]
-        for s in reversed(tape):  # the mistakes nearest the output first: they explain most
-            for diagnosis in mistakes_at(case, tape, grad, s):
-                return [diagnosis]
+        try:
+            for s in reversed(tape):  # the mistakes nearest the output first: they explain most
+                for diagnosis in mistakes_at(case, tape, s, rerun):
+                    return [diagnosis]
+        except Budget:
+            pass
     return []
 
 
+Rerun = Callable[[list[int], Backward], Grads]
+
+
 def mistakes_at(
-    case: Case, tape: list[sequence.Step], grad: Array, s: sequence.Step
+    case: Case, tape: list[sequence.Step], s: sequence.Step, rerun: Rerun
 ) -> list[Diagnosis]:
     layer, k = s.layer, s.index
     if isinstance(layer, Activation) and layer.elementwise:
@@ -196,7 +227,7 @@ def mistakes_at(
                 return g * d(z, a), {}
 
             for at in ([k], alike) if len(alike) > 1 else ([k],):  # this layer; every such one
-                changed = reproduces(case, backward(case, tape, grad, at, step))
+                changed = reproduces(case, rerun(at, step))
                 if changed:
                     right = [n for n in sent(case) if n not in changed]
                     formula = DERIVATIVE_FORMULA.get(layer.kind, f"{layer.kind}'(z)")
@@ -216,7 +247,7 @@ def mistakes_at(
                 own = s.layer.backward(g, s.cache)[1]
                 return n(g, s.cache), own
 
-            changed = reproduces(case, backward(case, tape, grad, [k], norm_step))
+            changed = reproduces(case, rerun([k], norm_step))
             if changed:
                 msg = (f"{are(changed)} wrong: the backward pass through {layer.kind} at layer "
                        f"{k} {what}. The batch's mean and variance depend on every input: "
@@ -230,7 +261,7 @@ def mistakes_at(
                 own = s.layer.backward(g, s.cache)[1]
                 return g @ weight.T, own  # W where Wᵀ belongs: dL/d(input) = dL/dz·Wᵀ
 
-            changed = reproduces(case, backward(case, tape, grad, [k], not_transposed))
+            changed = reproduces(case, rerun([k], not_transposed))
             if changed:
                 return [
                     Diagnosis(
@@ -250,7 +281,7 @@ def mistakes_at(
                 own["weight"] = np.tensordot(g, other, axes=(range(g.ndim - 1), range(g.ndim - 1)))
                 return grad_input, own
 
-            changed = reproduces(case, backward(case, tape, grad, [k], wrong_input))
+            changed = reproduces(case, rerun([k], wrong_input))
             if changed:
                 return [
                     Diagnosis(
@@ -264,6 +295,9 @@ def mistakes_at(
     return []
 
 
+NEARBY = 2  # layers either side whose values a student might take for a layer's input
+
+
 def inputs_like(tape: list[sequence.Step], s: sequence.Step) -> list[tuple[str, Array]]:
     """The values a student might take for linear layer s's input by mistake: the previous
     activation's input (the pre-activation), or any other layer's input or output of its shape."""
@@ -272,7 +306,7 @@ def inputs_like(tape: list[sequence.Step], s: sequence.Step) -> list[tuple[str, 
         before = tape[s.index - 1]
         found.append((f"the pre-activation z of layer {before.index} (before the "
                       f"{before.layer.kind})", before.input))  # fmt: skip
-    for t in tape:
+    for t in tape[max(0, s.index - NEARBY) : s.index + NEARBY + 1]:  # a neighbour's, by slip
         for value, what in ((t.input, "input"), (t.output, "output")):
             if t.index == s.index and what == "input":
                 continue
@@ -381,7 +415,7 @@ def one_quantity(case: Case, name: str, samples: Callable[[], list[Grads]]) -> D
     big_enough = want.size >= 3 or (named and want.size >= 2)  # else any c fits by chance
     if c is not None and big_enough and close(got, c * want, case.tol):
         return factor_diagnosis(case, [name], c, layer)
-    if case.batch > 1 and name != "input_gradient":
+    if 1 < case.batch <= MAX_SAMPLES_TRIED and name != "input_gradient":
         for b, grads in enumerate(samples()):
             for scale in (1.0, 1.0 / case.batch):
                 if close(got, scale * grads[name], case.tol):

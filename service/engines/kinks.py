@@ -7,8 +7,9 @@ entry of its input is from one, and on which side). Two questions are answered h
 
 - `sitting(problem)`: which entries depend on a kink that the input sits on (within rounding).
   The backward pass is run again with the kink's entries nudged to one side and to the other, a
-  layer at a time and all at once: an entry that changes depends on that layer's kinks, and every
-  valid one-sided answer lies between the lowest and the highest value found (`low`, `high`).
+  layer at a time (as many as PROBE_COST allows) and all at once: an entry that changes depends on
+  that layer's kinks, and every valid one-sided answer lies between the lowest and the highest
+  value found (`low`, `high`).
 - `crossings(problem, ...)`: for the entries of the numeric engine, whether the step ±h crosses a
   kink on the way: the side of some kink differs between the two copies of the network.
 
@@ -27,6 +28,9 @@ Array = np.ndarray
 
 ON_KINK_ULPS = 64  # within this many ε·max(1, max|input|) of a kink, an entry sits on it
 LOSS = -1  # the layer index of the loss's kinks
+# The backward reruns, two per layer on a kink and two for all of them at once, may cost this
+# many multiply-adds; past it the layers left are probed only all at once.
+PROBE_COST = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -100,10 +104,15 @@ def sitting(problem: Problem) -> Sitting | None:
 
         owned = sequence.by_layer(len(problem.layers), params)
         reference = backward({})
+        forward = problem.x.shape[0] * sequence.cost(problem.layers, problem.x.shape[1:])
+        apart = max(0, (PROBE_COST // max(1, 3 * forward) - 2) // 2)  # layers probed one by one
+        alone, together = list(found)[:apart], list(found)[apart:]
         probes: list[tuple[int | None, dict[str, Array]]] = [
-            (index, backward({index: d})) for index in found for d in (-1.0, 1.0)
+            (index, backward({index: d})) for index in alone for d in (-1.0, 1.0)
         ]
-        probes += [(None, backward(dict.fromkeys(found, d))) for d in (-1.0, 1.0)]
+        # all at once; an entry they alone move is put down to the first layer not probed apart
+        rest = together[0] if together else None
+        probes += [(rest, backward(dict.fromkeys(found, d))) for d in (-1.0, 1.0)]
     quantities = {}
     for name, value in reference.items():
         layer: dict[tuple[int, ...], int] = {}

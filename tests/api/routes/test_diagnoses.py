@@ -113,3 +113,31 @@ async def test_a_trace_that_does_not_fit_is_a_422_naming_it(client: httpx.AsyncC
     assert locs[("body", "candidate", "trace", 0, "index")] == "the network has 5 layers, 0 to 4"
     assert locs[("body", "candidate", "trace", 1, "grad_z")] == "expected 10 numbers shaped [10]"
     assert "linear" in locs[("body", "candidate", "trace", 2, "grad_a")]
+
+
+DEEP = [layer for _ in range(31) for layer in
+        ({"type": "linear", "in_features": 64, "out_features": 64}, {"type": "relu"})]  # fmt: skip
+DEEP += [{"type": "linear", "in_features": 64, "out_features": 1}]
+
+
+def test_a_deep_wide_network_bounds_the_hypotheses_tried() -> None:
+    """31 relu layers of 64 at batch 256: every rerun of the backward pass costs ~1e8
+    multiply-adds, so a few are tried, not the thousands the hypotheses would take."""
+    from service.domain.diagnosis import RERUN_COST, reruns_allowed
+    from service.engines import Problem
+    from service.engines.layers import sequence
+    from service.engines.losses import SSE
+    from tests.nets import layer_specs
+
+    layers = layer_specs(DEEP)
+    problem = Problem(layers, {}, np.zeros((256, 64)), np.zeros((256, 1)), SSE())
+    forward = 256 * sequence.cost(layers, (64,))
+    assert reruns_allowed(problem) == max(4, RERUN_COST // (3 * forward)) < 40
+
+
+async def test_a_deep_network_is_still_diagnosed(client: httpx.AsyncClient) -> None:
+    body = {"network": {"layers": DEEP}, "x": [[0.3] * 64] * 64, "y": [[1.0]] * 64,
+            "candidate": {"gradients": {"0.bias": [1.0] * 64}}}  # fmt: skip
+    report = (await client.post("/gradients/check", json=body)).json()["report"]
+    assert report["verdict"] == "fail"
+    assert [d["kind"] for d in report["diagnoses"]] == ["error_enters_at"]
