@@ -1,7 +1,6 @@
 """examples/seed_assignment.ipynb: committed without outputs, and run top to bottom with nbclient
 against a live server — the student's hand-written gradients agree with autograd."""
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -15,18 +14,18 @@ def test_the_committed_notebook_has_no_outputs() -> None:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code
-    assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
+    cleared = all(cell.outputs == [] and cell.execution_count is None for cell in code)
+    assert cleared, "python -m scripts.clear_notebook examples/seed_assignment.ipynb"
 
 
 @pytest.mark.slow
-def test_the_notebook_runs_and_the_students_gradients_agree(live_url: str) -> None:
+def test_the_notebook_runs_and_the_students_gradients_agree(
+    live_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    os.environ["GRADIENT_SERVICE_URL"] = live_url  # the kernel inherits it
-    try:
-        where = {"metadata": {"path": str(NOTEBOOK.parent)}}
-        NotebookClient(notebook, timeout=120, kernel_name="python3", resources=where).execute()
-    finally:
-        del os.environ["GRADIENT_SERVICE_URL"]
+    monkeypatch.setenv("GRADIENT_SERVICE_URL", live_url)  # the kernel inherits it
+    where = {"metadata": {"path": str(NOTEBOOK.parent)}}
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources=where).execute()
     printed = "".join(
         output.get("text", "")
         for cell in notebook.cells if cell.cell_type == "code"
