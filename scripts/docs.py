@@ -46,7 +46,7 @@ DOCS_URL = "127.0.0.1:8000"  # the address the docs show
 NOT_RUN = {"json", "text", "sh", "toml", "yaml", "ini", "mermaid"}
 ADDRESS = re.compile(r"(?:localhost|127\.0\.0\.1):8000")
 DURATION = re.compile(r"\b\d+(?:\.\d+)? ms\b")
-FENCE = re.compile(r"^```(\S*)\s*$")
+FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 
 
 class DocsError(Exception):
@@ -73,10 +73,12 @@ def blocks(lines: list[str]) -> Iterator[tuple[str, int, int]]:
         if opened is None:
             i += 1
             continue
+        if opened.group(1):
+            raise DocsError(f"an indented ``` at line {i + 1}: put the block at the left margin")
         end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("```")), None)
         if end is None:
             raise DocsError(f"an unclosed ``` at line {i + 1}")
-        yield opened.group(1), i + 1, end
+        yield opened.group(2), i + 1, end
         i = end + 1
 
 

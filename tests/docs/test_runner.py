@@ -71,6 +71,7 @@ def test_a_python_block_is_compared_with_its_output_block(tmp_path: Path) -> Non
         ("```console\ncurl localhost:8000\n```\n", "page.md:2: expected a `$ command`"),
         ("```console\n$ echo 'never closed\n```\n", "a command that never ends"),
         ("```console\n$ echo\n", "an unclosed ``` at line 1"),
+        ("- a list\n\n  ```console\n  $ echo\n  ```\n", "an indented ``` at line 3"),
     ],
 )
 def test_a_block_the_runner_cannot_run_is_an_error(tmp_path: Path, text: str, error: str) -> None:
