@@ -9,8 +9,9 @@ What runs, in README.md and docs/*.md:
 - a ```console block: each `$ command` (continued by a trailing backslash or an open quote) runs
   in bash from the repository's root, with the virtual environment's bin/ first on PATH and
   `localhost:8000` or `127.0.0.1:8000` pointed at the server; the lines after it, up to the next
-  `$`, are what it prints, stdout and stderr together as a terminal shows them (a command that
-  exits with an error status says so: put `; echo "exit $?"` after one that should);
+  `$`, are what it prints, stdout and stderr together as a terminal shows them. A command that
+  exits with an error status prints `(exit N)` first, which no doc shows: end one that should
+  fail with `; echo "exit $?"`;
 - a ```python block followed by an ```output block: the script runs with the same Python, the
   server's address put in the same way; the output block is what it prints.
 
@@ -21,8 +22,8 @@ BLAS may round a sum's last digit differently, and `make docs` there shows which
 
 Every other block must say what it is and is not run: json (a request or answer's shape), text
 (an output from elsewhere, e.g. gradcheck's), sh (a command for another machine: a container, a
-cluster), toml, yaml. A block without a language, or one the runner cannot run, is an error: an
-example that does not run would drift.
+cluster), toml, yaml, ini, mermaid. A block without a language, an indented one (in a list), or
+one the runner cannot run is an error: an example that does not run would drift.
 """
 
 import argparse
