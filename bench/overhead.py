@@ -34,6 +34,11 @@ def check_same(result: EngineResult, loss: object, prediction: object, input_gra
     np.testing.assert_allclose(np.asarray(input_grad), result.input_gradient, **AGREE)
 
 
+def both_finite(result: EngineResult, reference: EngineResult) -> None:
+    check_finite("autograd", reference)
+    check_finite("manual", result)
+
+
 def run(budget: Budget) -> Section:
     section = Section(
         f"f. {SEED} in-process, float64: each engine ÷ the plain code a user would write; "
@@ -47,18 +52,15 @@ def run(budget: Budget) -> Section:
         reference, result = autograd.run(p), manual.run(p)
         loss, prediction, input_grad = plain_torch()
         check_same(reference, loss.item(), prediction.detach().numpy(), input_grad.numpy())
-        loss_np, prediction_np, *_, input_grad_np = plain_numpy()  # type: ignore[misc]
+        loss_np, prediction_np, *_, input_grad_np = plain_numpy()
         check_same(result, loss_np, prediction_np, input_grad_np)
         calls: dict[str, Callable[[], object]] = {
             "autograd": lambda p=p: autograd.run(p),
             "torch": plain_torch,
             "manual": lambda p=p: manual.run(p),
             "numpy": plain_numpy,
-            "compare": lambda r=result, ref=reference: compare(r, ref, tolerance),
-            "finite": lambda r=result, ref=reference: (
-                check_finite("autograd", ref),
-                check_finite("manual", r),
-            ),
+            "compare": lambda r=result, ref=reference, p=p: compare(r, ref, tolerance, p),
+            "finite": lambda r=result, ref=reference: both_finite(r, ref),
         }
         t = median_seconds(calls, budget)
         section.rows += [

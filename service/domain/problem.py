@@ -104,7 +104,7 @@ def shape_error(loc: Loc, expected: tuple[int, ...], got: tuple[int, ...], hint:
 def prepare(
     request: ProblemRequest,
     settings: Settings,
-    engines: tuple[str, ...] | list[str] = (REFERENCE,),
+    engines: Sequence[str] = (REFERENCE,),
     learning_rate: float | None = None,
     numeric_options: NumericOptions | None = None,
 ) -> Prepared:
