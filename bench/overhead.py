@@ -3,8 +3,8 @@ what comparing their results costs.
 
 - the autograd engine's `run` ÷ `nn.Sequential` forward + `loss.backward()` (bench/plain.py);
 - the manual engine's `run` ÷ the textbook NumPy loop doing the same backprop;
-- `compute.compare` (the deviations of every quantity, manual against autograd) against a
-  budget of 10 µs; the finiteness checks of both results beside it, without a target.
+- `compute.compare` (the deviations of every quantity, manual against autograd, and the check
+  that both results are finite, which it makes on the way) against a budget of 10 µs.
 
 Each plain baseline is checked to give the engine's loss, prediction and gradients first.
 """
@@ -18,7 +18,7 @@ from bench.problems import NETWORKS, SEED, problem
 from bench.report import Row, Section, Target, seconds
 from bench.timing import Budget, median_seconds
 from service.core.config import Settings
-from service.domain.compute import check_finite, compare, default_tolerance
+from service.domain.compute import compare, default_tolerance
 from service.engines import EngineResult, autograd, manual
 
 BATCHES = (1, 64)
@@ -32,11 +32,6 @@ def check_same(result: EngineResult, loss: object, prediction: object, input_gra
     np.testing.assert_allclose(np.asarray(loss, dtype=np.float64), result.loss, **AGREE)
     np.testing.assert_allclose(np.asarray(prediction), result.prediction, **AGREE)
     np.testing.assert_allclose(np.asarray(input_grad), result.input_gradient, **AGREE)
-
-
-def both_finite(result: EngineResult, reference: EngineResult) -> None:
-    check_finite("autograd", reference)
-    check_finite("manual", result)
 
 
 def run(budget: Budget) -> Section:
@@ -60,7 +55,6 @@ def run(budget: Budget) -> Section:
             "manual": lambda p=p: manual.run(p),
             "numpy": plain_numpy,
             "compare": lambda r=result, ref=reference, p=p: compare(r, ref, tolerance, p),
-            "finite": lambda r=result, ref=reference: both_finite(r, ref),
         }
         t = median_seconds(calls, budget)
         section.rows += [
@@ -84,12 +78,6 @@ def run(budget: Budget) -> Section:
                 f"budget {seconds(COMPARISON_BUDGET_S)}",
                 t["compare"] / COMPARISON_BUDGET_S,
                 COMPARISON,
-            ),
-            Row(
-                f"batch {batch}: finiteness checks of both results (÷ the same budget)",
-                f"check_finite ×2 {seconds(t['finite'])}",
-                f"budget {seconds(COMPARISON_BUDGET_S)}",
-                t["finite"] / COMPARISON_BUDGET_S,
             ),
         ]
     section.notes.append(

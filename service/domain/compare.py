@@ -55,7 +55,9 @@ def deviations(pairs: list[tuple[np.ndarray, np.ndarray]], tolerance: Tolerance)
     measures = np.zeros((3, total))
     diff, rel, out = measures  # |a − b|; that ÷ max(|a|, |b|), 0 where both are 0; 1 if out
     # of tolerance
-    with np.errstate(over="ignore"):  # only for values near ±1.8e308; the caller checks
+    # An overflow (values near ±1.8e308) or a non-finite value (∞ − ∞ is NaN) makes the
+    # deviation non-finite: the caller checks for that, and names the quantity.
+    with np.errstate(over="ignore", invalid="ignore"):
         np.subtract(a, b, out=diff)
         np.abs(diff, out=diff)
         np.abs(a, out=a)
