@@ -144,7 +144,7 @@ def prepare(
     weights = weights_for(request, layers, parameters, dtype, settings.max_errors)
     draws = (
         dropout_masks(layers, request.dropout_seed, x.shape, x.dtype)
-        if any(layer.draws for _, layer in network.walk_layers(layers))
+        if network.inventory(layers).draws
         else {}
     )
 
@@ -325,11 +325,9 @@ def _cached_initial_weights(layers: tuple[Layer, ...], seed: int) -> dict[str, n
     return weights
 
 
-def seeded_weights(
-    layers: tuple[Layer, ...], parameters: list[Param], seed: int
-) -> dict[str, np.ndarray]:
+def seeded_weights(layers: tuple[Layer, ...], seed: int) -> dict[str, np.ndarray]:
     """torch's initial weights; small networks' are cached, as clients repeat the same seed."""
-    if sum(p.size for p in parameters) <= CACHED_PARAMETERS:
+    if network.inventory(layers).parameter_count <= CACHED_PARAMETERS:
         return _cached_initial_weights(layers, seed)
     return initial_weights(layers, seed)
 
@@ -345,7 +343,7 @@ def weights_for(
     (batch norm's running statistics) are accepted when their shapes fit, and left out: they
     get no gradient, and train mode does not read them."""
     if request.weights is None:
-        initial = seeded_weights(layers, expected, request.init_seed)
+        initial = seeded_weights(layers, request.init_seed)
         return {name: w.astype(dtype) for name, w in initial.items()}  # a copy: never shared
     if "init_seed" in request.model_fields_set:
         msg = "give either weights or init_seed, not both"
