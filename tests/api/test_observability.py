@@ -8,9 +8,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
+import numpy as np
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
@@ -259,6 +260,15 @@ async def test_lines_written_in_an_event_loop_go_out_together(
         write(logger, logging.INFO, f"line {n}", {})
     assert len(capsys.readouterr().err.splitlines()) == logs.MAX_PENDING
     assert logs.pending == []
+
+
+def test_times_are_datetime_s_own_to_the_millisecond() -> None:
+    """utc_time formats the date and time once per second; to the millisecond it must be what
+    datetime writes, rounding to the microsecond first (…44.45199984 is .452), before 1970 too."""
+    edges = [0.0, 1.9999, 1700000000.0005, 1700000000.9999996, 261786824.45199984, -1.5, -1e-7]
+    for created in [*edges, *np.random.default_rng(0).uniform(-1e9, 4e9, 20_000).tolist()]:
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert logs.utc_time(created) == expected, created
 
 
 def test_the_formatter_adds_fields_and_the_exception() -> None:
