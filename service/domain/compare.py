@@ -7,7 +7,28 @@ import numpy as np
 
 from service.schemas.values import Deviation, Tolerance
 
-__all__ = ["Deviation", "Tolerance", "combine", "deviation", "deviations", "distance"]
+__all__ = [
+    "Deviation", "Tolerance", "combine", "deviation", "deviations", "distance", "factor_of",
+    "within",
+]  # fmt: skip
+
+
+def within(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """Entry by entry: |got − expected| ≤ atol + rtol·|expected| (`deviations` does the same in
+    place, for many arrays at once)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # past 1.8e308 a tolerance is inf: right
+        return np.abs(got - expected) <= tol.atol + tol.rtol * np.abs(expected)
+
+
+def factor_of(got: np.ndarray, expected: np.ndarray) -> float | None:
+    """The c that makes c × expected closest to got (least squares), unless it is 1 or not
+    finite; the caller checks whether c × expected is within tolerance of got."""
+    with np.errstate(over="ignore", invalid="ignore"):  # values near ±1.8e308: no factor
+        norm = float(np.vdot(expected, expected))
+        if norm == 0 or not np.isfinite(norm):
+            return None
+        c = float(np.vdot(got, expected)) / norm
+    return c if np.isfinite(c) and abs(c - 1) > 1e-9 else None
 
 
 def distance(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -34,7 +55,9 @@ def deviations(pairs: list[tuple[np.ndarray, np.ndarray]], tolerance: Tolerance)
     measures = np.zeros((3, total))
     diff, rel, out = measures  # |a − b|; that ÷ max(|a|, |b|), 0 where both are 0; 1 if out
     # of tolerance
-    with np.errstate(over="ignore"):  # only for values near ±1.8e308; the caller checks
+    # An overflow (values near ±1.8e308) or a non-finite value (∞ − ∞ is NaN) makes the
+    # deviation non-finite: the caller checks for that, and names the quantity.
+    with np.errstate(over="ignore", invalid="ignore"):
         np.subtract(a, b, out=diff)
         np.abs(diff, out=diff)
         np.abs(a, out=a)
