@@ -172,17 +172,27 @@ def validated(body: bytes, model: TypeAdapter[Any], settings: Settings) -> Any:
         return model.validate_python(tree, context=bounds)
     except ValidationError as exc:
         errors = [
-            suggested({**error, "loc": ("body", *error["loc"])}, bounds) for error in exc.errors()
+            suggested({**error, "loc": ("body", *error["loc"])}, tree, bounds)
+            for error in exc.errors()
         ]
         raise InvalidBody(errors, tree, bounds.omitted) from None
 
 
-def suggested(error: dict[str, Any], bounds: Bounds) -> dict[str, Any]:
-    """An unknown field's error with the nearest valid name, when one is close."""
-    name = error["loc"][-1]
-    if error["type"] != "extra_forbidden" or name not in bounds.suggestions:
+def suggested(error: dict[str, Any], tree: Any, bounds: Bounds) -> dict[str, Any]:
+    """An unknown field's error with the nearest valid name in the object it was found in
+    (schemas.constraints.Strict finds them), when one is close."""
+    if error["type"] != "extra_forbidden":
         return error
-    nearest = bounds.suggestions[name]
+    *path, name = error["loc"][1:]
+    where = tree
+    for part in path:  # a part not in the body is a tag naming the union member pydantic tried
+        in_dict = isinstance(where, dict) and part in where
+        in_list = isinstance(where, list) and isinstance(part, int) and 0 <= part < len(where)
+        if in_dict or in_list:
+            where = where[part]
+    nearest = bounds.nearest(where, name)
+    if nearest is None:
+        return error
     ctx = {**error.get("ctx", {}), "did_you_mean": nearest}
     return {**error, "msg": f'{error["msg"]}: did you mean "{nearest}"?', "ctx": ctx}
 
