@@ -15,7 +15,8 @@ What runs, in README.md and docs/*.md:
 
 Printed durations vary from run to run: `1.20 ms` is written `… ms` in both. Numbers are the
 same when within 1e-12 + 1e-9·|number| of each other (another CPU's BLAS rounds the last digits
-of a sum differently); everything else must match to the character.
+of a sum differently, another CPU's vector kernels a tanh), and so are runs of spaces
+(a table's columns move with a number's width); everything else must match to the character.
 
 Every other block must say what it is and is not run: json (a request or answer's shape), text,
 sh (a command for another machine: a container, a cluster), toml, yaml. A block without a
@@ -43,6 +44,7 @@ NOT_RUN = {"json", "text", "sh", "toml", "yaml", "ini", "mermaid"}
 ADDRESS = re.compile(r"(?:localhost|127\.0\.0\.1):8000")
 DURATION = re.compile(r"\b\d+(?:\.\d+)? ms\b")
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+SPACES = re.compile(r" +")  # a table's padding: a number of another width moves the next column
 FENCE = re.compile(r"^```(\S*)\s*$")
 
 
@@ -138,8 +140,11 @@ def run(example: Example, url: str) -> str:
 
 
 def same(documented: str, printed: str) -> bool:
-    """The texts match but for numbers within rounding of each other."""
-    if NUMBER.split(documented) != NUMBER.split(printed):
+    """The texts match but for numbers within rounding of each other, and the spaces that
+    align a table's columns around them."""
+    if [SPACES.sub(" ", t) for t in NUMBER.split(documented)] != [
+        SPACES.sub(" ", t) for t in NUMBER.split(printed)
+    ]:
         return False
     pairs = zip(NUMBER.findall(documented), NUMBER.findall(printed), strict=True)
     return all(abs(float(a) - float(b)) <= 1e-12 + 1e-9 * abs(float(a)) for a, b in pairs)
