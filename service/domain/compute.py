@@ -182,20 +182,21 @@ def compare(
 
     excused: kinks.Excused = {}
     found = measured(excused)
-    if not math.isfinite(combine(found).max_abs):
+    overall = combine(found)
+    if not math.isfinite(overall.max_abs):
         check_finite(REFERENCE, reference)
         check_finite(engine, result)
         raise NonFiniteResult(engine, "deviation from the reference")  # an overflow
-    if not all(d.agree for d in found):  # only then: are the entries that differ at kinks?
+    if not overall.agree:  # only then: are the entries that differ at kinks?
         values = {**result.gradients, "input_gradient": result.input_gradient}
         expected = {**reference.gradients, "input_gradient": reference.input_gradient}
         excused = kinks.excused_entries(problem, values, expected, tol, numeric_step)
         if excused:
             found = measured(excused)
+            overall = combine(found)
     loss, prediction, input_gradient = found[:3]
     gradients = dict(zip(names, found[3 : 3 + len(names)], strict=True))
     updated_weights = dict(zip(names, found[3 + len(names) :], strict=True)) if updated else None
-    overall = combine(found)
     return EngineDeviation(
         loss=loss,
         prediction=prediction,
