@@ -22,7 +22,8 @@ from starlette.types import Receive, Scope, Send
 from service import __version__
 from service.api.app import create_app
 from service.domain.compute import ENGINES
-from service.schemas.models import GradientsRequest, Health
+from service.schemas.models import GradientsRequest
+from service.schemas.responses import Health
 
 BARE_PREFIX = "/bare/"
 

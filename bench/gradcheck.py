@@ -15,7 +15,7 @@ import torch
 from bench.problems import NETWORKS, SEED, problem
 from bench.report import Row, Section, seconds
 from bench.timing import Budget, median_seconds
-from service.domain.compare import deviation
+from service.domain.compare import Tolerance, deviation
 from service.engines import Problem, autograd, numeric
 from service.engines.layers import sequence
 
@@ -49,7 +49,7 @@ def checked_entries(p: Problem) -> str:
 def check_numeric(p: Problem) -> None:
     """The numeric engine's gradients agree with autograd's within its own tolerance."""
     exact, approx = autograd.run(p), numeric.run(p)
-    tol = numeric.tolerance(float(exact.loss))
+    tol = Tolerance(*numeric.tolerance(float(exact.loss)))
     pairs = [(approx.gradients[k], exact.gradients[k]) for k in p.weights]
     pairs.append((approx.input_gradient, exact.input_gradient))
     for a, e in pairs:

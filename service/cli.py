@@ -5,8 +5,11 @@
 print a readable report, or the response itself with --json.
 
 Exit status: 0 the engines agree (check: the candidate passes); 1 they do not (check: it fails);
-2 the request was refused (a 4xx, its detail on stderr) or could not be read; 3 no answer or
-a server error.
+2 the request was refused (a 4xx, its detail on stderr) or could not be read, or the command
+needs the server and it is not installed; 3 no answer or a server error.
+
+`pip install gradient-service` gives the commands that ask a server (--url); `serve`, `openapi`
+and requests answered in this process need the server: `pip install 'gradient-service[server]'`.
 """
 
 import argparse
@@ -34,6 +37,23 @@ Answer = TypeVar("Answer")
 
 class UnreadableRequest(Exception):
     """The request file is missing, not JSON, or not a JSON object."""
+
+
+class ServerNotInstalled(Exception):
+    """A command that runs the app in this process, in an install without the `server` extra."""
+
+
+@contextlib.contextmanager
+def the_server(needed_by: str) -> Iterator[None]:
+    """Imports of the server's packages, which a light install (the client and the command
+    line only) lacks: their absence becomes a message saying what to install."""
+    try:
+        yield
+    except ModuleNotFoundError as missing:
+        raise ServerNotInstalled(
+            f"gradient-service: {needed_by} needs the server ({missing.name} is not installed): "
+            "pip install 'gradient-service[server]'"
+        ) from None
 
 
 # --- serve, openapi ----------------------------------------------------------------------------
@@ -73,15 +93,11 @@ def serve(args: argparse.Namespace) -> int:
                  "--workers", str(args.workers), "--log-level", args.log_level]  # fmt: skip
         os.execv(sys.executable, [sys.executable, "-m", "service.cli", *again])
 
-    try:
+    with the_server("serve"):
         import uvicorn
 
         from service.core.config import get_settings
         from service.core.logs import uvicorn_log_config
-    except ImportError as missing:
-        print(f"gradient-service serve: {missing}: the server is not installed; "
-              "pip install 'gradient-service[server]'", file=sys.stderr)  # fmt: skip
-        return 2
 
     os.environ["LOG_LEVEL"] = args.log_level  # the workers' access log level
     for blas in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -102,8 +118,9 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def openapi(args: argparse.Namespace) -> int:
-    from service.api.app import create_app
-    from service.core.config import Settings
+    with the_server("openapi"):
+        from service.api.app import create_app
+        from service.core.config import Settings
 
     app = create_app(Settings(api_key=None))  # the published spec is the one without a key
     text = json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"
@@ -141,8 +158,9 @@ def connect(args: argparse.Namespace) -> AsyncGradientClient:
     """A client of the server at --url, or of the app itself, in this process."""
     if args.url:
         return AsyncGradientClient(args.url, timeout=args.timeout, api_key=args.api_key)
-    from service.api.app import app  # here: only this path needs the server's packages
-    from service.core.logs import configure_logging
+    with the_server("answering in this process (no --url)"):  # only this path needs them
+        from service.api.app import app
+        from service.core.logs import configure_logging
 
     configure_logging("warning")  # no access-log lines in the command's output
     transport = httpx.ASGITransport(app=app)
@@ -241,6 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except UnreadableRequest as exc:
         print(f"gradient-service: {exc}", file=sys.stderr)
+        return EXIT_REQUEST
+    except ServerNotInstalled as exc:
+        print(exc, file=sys.stderr)
         return EXIT_REQUEST
     except RequestRejected as exc:
         print(exc, file=sys.stderr)

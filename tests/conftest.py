@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from service.api.app import create_app
+from service.core import logs
 from service.core.config import Settings
 
 
@@ -23,6 +24,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("live"):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def written_logs() -> Iterator[None]:
+    """Access-log lines still waiting to be written (service.core.logs.pending) are written
+    when the test ends, to its own stderr, not the next test's."""
+    yield
+    logs.flush()
 
 
 @pytest.fixture

@@ -5,13 +5,18 @@ extras. The structural checks are plain functions that return their problems, so
 also shown to fail on a broken input.
 """
 
+import functools
+import http.server
 import json
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -469,3 +474,65 @@ def test_make_run_installs_the_server_without_the_test_tools() -> None:
     )
     assert "-c constraints.txt" in pip
     assert "$(TORCH_INDEX_ARG)" in pip
+
+
+def make_pip(**variables: str) -> list[str]:
+    """The pip command the Makefile installs with (its PIP variable), for this venv."""
+    assignments = [f"{name}={value}" for name, value in {"VENV": sys.prefix, **variables}.items()]
+    shown = run("make", "-s", "--no-print-directory", *assignments,
+                "--eval=show-pip: ; @echo $(PIP)", "show-pip")  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    return shlex.split(shown.stdout)
+
+
+@pytest.fixture
+def an_index(tmp_path: Path) -> Iterator[str]:
+    """A package index on 127.0.0.1 that answers for torch."""
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "index.html").write_text("<html></html>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+
+
+def test_the_torch_index_is_asked_only_when_it_answers(an_index: str) -> None:
+    """With internet, torch's CPU build comes from PyTorch's index; offline (this machine's
+    local wheels), an index that does not answer is left out rather than retried by pip for
+    every package; `TORCH_INDEX=` never asks it."""
+    assert make_pip(TORCH_INDEX=an_index)[-2:] == ["--extra-index-url", an_index]
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        silent = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        assert "--extra-index-url" not in make_pip(TORCH_INDEX=silent)
+    assert "--extra-index-url" not in make_pip(TORCH_INDEX="")
+
+
+@pytest.mark.slow
+def test_the_serving_install_resolves_without_the_test_tools() -> None:
+    """`make run`'s install, resolved by pip as the Makefile runs it (constraints, torch's
+    index when it answers, pip's own configuration): the server and torch's CPU build, and
+    none of the test extra's tools."""
+    _, recipe = makefile_recipe("$(VENV)/.installed")
+    (install,) = (shlex.split(line)[1:] for line in recipe if line.startswith("$(PIP)"))
+    requirements = [argument for argument in install if argument != "-e"]  # resolved, not built
+    resolved = run(*make_pip(), "--dry-run", "--ignore-installed", "--report", "-", *requirements)
+    assert resolved.returncode == 0, resolved.stderr
+    versions = {
+        canonical(item["metadata"]["name"]): item["metadata"]["version"]
+        for item in json.loads(resolved.stdout)["install"]
+    }
+    test_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["test"]
+    tools = {canonical(re.split(r"[<>=!~\[; ]", requirement)[0]) for requirement in test_extra}
+    assert not tools & versions.keys(), sorted(tools & versions.keys())
+    assert {"fastapi", "uvicorn", "numpy", "torch"} <= versions.keys()
+    if sys.platform == "linux":  # PyPI's Linux torch is the CUDA build; the CPU one is +cpu
+        assert versions["torch"].endswith("+cpu"), versions["torch"]
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()

@@ -11,6 +11,7 @@ a body do we parse it again with the lenient standard library, so that pydantic 
 exact field holding the non-finite number (a 422) rather than a character offset (a 400).
 """
 
+import inspect
 import json
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -171,17 +172,27 @@ def validated(body: bytes, model: TypeAdapter[Any], settings: Settings) -> Any:
         return model.validate_python(tree, context=bounds)
     except ValidationError as exc:
         errors = [
-            suggested({**error, "loc": ("body", *error["loc"])}, bounds) for error in exc.errors()
+            suggested({**error, "loc": ("body", *error["loc"])}, tree, bounds)
+            for error in exc.errors()
         ]
         raise InvalidBody(errors, tree, bounds.omitted) from None
 
 
-def suggested(error: dict[str, Any], bounds: Bounds) -> dict[str, Any]:
-    """An unknown field's error with the nearest valid name, when one is close."""
-    name = error["loc"][-1]
-    if error["type"] != "extra_forbidden" or name not in bounds.suggestions:
+def suggested(error: dict[str, Any], tree: Any, bounds: Bounds) -> dict[str, Any]:
+    """An unknown field's error with the nearest valid name in the object it was found in
+    (schemas.constraints.Strict finds them), when one is close."""
+    if error["type"] != "extra_forbidden":
         return error
-    nearest = bounds.suggestions[name]
+    *path, name = error["loc"][1:]
+    where = tree
+    for part in path:  # a part not in the body is a tag naming the union member pydantic tried
+        in_dict = isinstance(where, dict) and part in where
+        in_list = isinstance(where, list) and isinstance(part, int) and 0 <= part < len(where)
+        if in_dict or in_list:
+            where = where[part]
+    nearest = bounds.nearest(where, name)
+    if nearest is None:
+        return error
     ctx = {**error.get("ctx", {}), "did_you_mean": nearest}
     return {**error, "msg": f'{error["msg"]}: did you mean "{nearest}"?', "ctx": ctx}
 
@@ -255,13 +266,19 @@ def heavy_turns(request: Request) -> HeavyTurns:
 class JSONRoute(APIRoute):
     """A route whose request body, if it takes one, is read by `JSONRequest.read`, and whose
     heavy turn, if it holds one, is given back once its answer has been read (by then, for a
-    stream)."""
+    stream).
+
+    An endpoint that takes only its body, the request and dependencies of the request alone
+    (the settings), and returns a `Response`, is called directly (`DirectCall`): FastAPI's
+    dependency solving costs more than the rest of a small request's routing."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
         body = self.body_field
         annotation = body.field_info.annotation if body else None
         model = TypeAdapter(annotation) if annotation is not None else None
+        fastapi_handler = super().get_route_handler()
+        self.direct = DirectCall.of(self, fastapi_handler)
+        handler = self.direct or fastapi_handler
 
         async def route_handler(request: Request) -> Response:
             json_request = JSONRequest(request.scope, request.receive)
@@ -280,6 +297,80 @@ class JSONRoute(APIRoute):
             return response
 
         return route_handler
+
+
+class DirectCall:
+    """A route's endpoint called with its arguments as FastAPI would give them, when they are
+    only the validated body, the request, and dependencies that take the request alone (no
+    path, query, header or cookie parameters, no sub-dependencies), is a coroutine and returns
+    a Response. While one of its dependencies is overridden (`app.dependency_overrides`),
+    FastAPI's own handler (`fallback`) serves the route. (Dependencies a router adds when it is
+    included are not seen here: the app includes its routers without any.)"""
+
+    Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+    def __init__(
+        self,
+        route: APIRoute,
+        body: str | None,
+        request: str | None,
+        dependencies: dict[str, Callable[[Request], Any]],
+        fallback: Handler,
+    ) -> None:
+        self.endpoint = route.endpoint
+        self.body = body
+        self.request = request
+        self.dependencies = dependencies
+        self.fallback = fallback
+
+    @classmethod
+    def of(cls, route: APIRoute, fallback: Handler) -> "DirectCall | None":
+        dependant = route.dependant
+        returns = inspect.signature(route.endpoint).return_annotation
+        if not inspect.iscoroutinefunction(route.endpoint) or not (
+            isinstance(returns, type) and issubclass(returns, Response)
+        ):
+            return None
+        if len(dependant.body_params) > 1 or any(
+            (dependant.path_params, dependant.query_params, dependant.header_params,
+             dependant.cookie_params, dependant.websocket_param_name,
+             dependant.http_connection_param_name, dependant.response_param_name,
+             dependant.background_tasks_param_name, dependant.security_scopes_param_name)
+        ):  # fmt: skip
+            return None
+        dependencies = {}
+        for sub in dependant.dependencies:
+            takes_request_alone = (
+                sub.name is not None
+                and sub.call is not None
+                and inspect.iscoroutinefunction(sub.call)
+                and sub.request_param_name is not None
+                and len(inspect.signature(sub.call).parameters) == 1
+                and not sub.dependencies
+            )
+            if not takes_request_alone:
+                return None
+            dependencies[sub.name] = sub.call
+        body = dependant.body_params[0].name if dependant.body_params else None
+        return cls(route, body, dependant.request_param_name, dependencies, fallback)  # type: ignore[arg-type]
+
+    async def __call__(self, request: Request) -> Response:
+        overrides = getattr(request.app, "dependency_overrides", None)
+        if overrides and any(call in overrides for call in self.dependencies.values()):
+            return await self.fallback(request)
+        arguments: dict[str, Any] = {}
+        if self.body is not None:
+            if not await request.body():
+                error = {"type": "missing", "loc": ("body",), "msg": "Field required",
+                         "input": None}  # fmt: skip
+                raise RequestValidationError([error], body=None)
+            arguments[self.body] = await request.json()
+        if self.request is not None:
+            arguments[self.request] = request
+        for name, call in self.dependencies.items():
+            arguments[name] = await call(request)
+        response: Response = await self.endpoint(**arguments)
+        return response
 
 
 # The rest of a refused body is never read: the connection is closed after the answer.

@@ -31,6 +31,7 @@ looked up once and kept (their number is bounded, as the labels are).
 
 import logging
 import os
+import random
 import re
 import time
 from typing import Any, NamedTuple
@@ -123,10 +124,16 @@ def request_id(scope: Scope) -> str:
     return new_request_id()
 
 
+REQUEST_IDS = random.Random()  # seeded from os.urandom
+os.register_at_fork(after_in_child=REQUEST_IDS.seed)
+
+
 def new_request_id() -> str:
-    """What `uuid.uuid4().hex` gives (16 random bytes, version 4, the RFC 4122 variant),
-    without building a UUID object: a third of the time."""
-    bits = int.from_bytes(os.urandom(16), "big")
+    """What `uuid.uuid4().hex` gives (version 4, the RFC 4122 variant), without a UUID object or
+    a system call: 122 random bits from a generator of our own (the global one is the
+    caller's), seeded from the system's randomness, again after a fork. An ID must be unique,
+    not secret."""
+    bits = REQUEST_IDS.getrandbits(128)
     bits = bits & ~(0xF000 << 64) | 4 << 76  # the version
     bits = bits & ~(0xC000 << 48) | 0x8000 << 48  # the variant
     return f"{bits:032x}"

@@ -3,11 +3,36 @@
 Differences are taken in float64 whatever the dtype, so the comparison adds no rounding of its own.
 """
 
+from itertools import accumulate
+
 import numpy as np
 
 from service.schemas.values import Deviation, Tolerance
 
-__all__ = ["Deviation", "Tolerance", "combine", "deviation", "deviations", "distance"]
+SMALLEST = np.nextafter(0.0, 1.0)  # the smallest positive float64 (a subnormal)
+
+__all__ = [
+    "Deviation", "Tolerance", "combine", "deviation", "deviations", "distance", "factor_of",
+    "within",
+]  # fmt: skip
+
+
+def within(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """Entry by entry: |got − expected| ≤ atol + rtol·|expected| (`deviations` does the same in
+    place, for many arrays at once)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # past 1.8e308 a tolerance is inf: right
+        return np.abs(got - expected) <= tol.atol + tol.rtol * np.abs(expected)
+
+
+def factor_of(got: np.ndarray, expected: np.ndarray) -> float | None:
+    """The c that makes c × expected closest to got (least squares), unless it is 1 or not
+    finite; the caller checks whether c × expected is within tolerance of got."""
+    with np.errstate(over="ignore", invalid="ignore"):  # values near ±1.8e308: no factor
+        norm = float(np.vdot(expected, expected))
+        if norm == 0 or not np.isfinite(norm):
+            return None
+        c = float(np.vdot(got, expected)) / norm
+    return c if np.isfinite(c) and abs(c - 1) > 1e-9 else None
 
 
 def distance(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -26,40 +51,31 @@ def deviations(pairs: list[tuple[np.ndarray, np.ndarray]], tolerance: Tolerance)
     three per-entry measures are rows of one array, so one reduction per segment finds all
     three."""
     sizes = [b.size for _, b in pairs]
-    total = sum(sizes)
-    if not total:
-        return [Deviation(0.0, 0.0, True) for _ in pairs]
-    a = np.concatenate([v.ravel() for v, _ in pairs], dtype=np.float64)  # fresh copies
-    b = np.concatenate([r.ravel() for _, r in pairs], dtype=np.float64)
-    measures = np.zeros((3, total))
-    diff, rel, out = measures  # |a − b|; that ÷ max(|a|, |b|), 0 where both are 0; 1 if out
-    # of tolerance
-    with np.errstate(over="ignore"):  # only for values near ±1.8e308; the caller checks
+    if 0 in sizes:  # a reduction cannot take an empty segment: an empty pair deviates by 0
+        kept = [pair for pair, size in zip(pairs, sizes, strict=True) if size]
+        rest = iter(deviations(kept, tolerance) if kept else [])
+        return [next(rest) if size else Deviation(0.0, 0.0, True) for size in sizes]
+    values = [v.ravel() for v, _ in pairs] + [r.ravel() for _, r in pairs]
+    both = np.concatenate(values, dtype=np.float64).reshape(2, -1)  # a fresh copy
+    a, b = both
+    measures = np.empty((3, a.size))
+    diff, rel, out = measures  # |a − b|; that ÷ max(|a|, |b|); 1 if out of tolerance, else 0
+    # An overflow (values near ±1.8e308) or a non-finite value (∞ − ∞ is NaN) makes the
+    # deviation non-finite: the caller checks for that, and names the quantity.
+    with np.errstate(over="ignore", invalid="ignore"):
         np.subtract(a, b, out=diff)
         np.abs(diff, out=diff)
-        np.abs(a, out=a)
-        np.abs(b, out=b)
-        np.maximum(a, b, out=a)  # the scale
-        np.divide(diff, a, out=rel, where=a > 0)
-        np.multiply(b, tolerance.rtol, out=b)  # a tolerance past 1.8e308 is inf: all agree
-        np.add(b, tolerance.atol, out=b)
-        np.less_equal(diff, b, out=out)  # within: 1 (a NaN is never within)
+        np.abs(both, out=both)
+        np.multiply(b, tolerance.rtol, out=out)  # a tolerance past 1.8e308 is inf: all agree
+        np.add(out, tolerance.atol, out=out)
+        np.less_equal(diff, out, out=out)  # within: 1 (a NaN is never within)
         np.subtract(1.0, out, out=out)
-    starts, begin = [], 0
-    for size in sizes:
-        if size:
-            starts.append(begin)
-        begin += size
-    max_abs, max_rel, outside = np.maximum.reduceat(measures, starts, axis=1).tolist()
-    found = iter(zip(max_abs, max_rel, outside, strict=True))
-    result = []
-    for size in sizes:
-        if size:
-            worst_abs, worst_rel, any_outside = next(found)
-            result.append(Deviation(worst_abs, worst_rel, not any_outside))
-        else:
-            result.append(Deviation(0.0, 0.0, True))
-    return result
+        np.maximum(a, b, out=a)  # the scale; where it is 0, so is diff:
+        np.maximum(a, SMALLEST, out=a)  # 0 ÷ the smallest float is 0
+        np.divide(diff, a, out=rel)
+    starts = [0, *accumulate(sizes[:-1])]
+    worst = np.maximum.reduceat(measures, starts, axis=1).tolist()
+    return [Deviation(d, r, not o) for d, r, o in zip(*worst, strict=True)]
 
 
 def combine(deviations: list[Deviation]) -> Deviation:

@@ -4,6 +4,7 @@ Nothing non-finite leaves here: an engine whose prediction, loss or gradient ove
 reported as `NonFiniteResult`, naming the engine and the quantity.
 """
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -151,10 +152,14 @@ def compare(
     problem: Problem,
     numeric_step: float | None = None,
     single: bool = False,
+    engine: str = "manual",
 ) -> EngineDeviation:
-    """How far `result` is from the reference, quantity by quantity, leaving out the entries
-    that differ only because of a kink (service.domain.kinks). `numeric_step`: the step the
-    numeric engine took, when `result` is its answer."""
+    """How far `result` (`engine`'s) is from the reference, quantity by quantity, leaving out
+    the entries that differ only because of a kink (service.domain.kinks). `numeric_step`: the
+    step the numeric engine took, when `result` is its answer.
+
+    It checks both results are finite on the way: a NaN or an infinity in either makes a
+    deviation non-finite, and only then are they searched for it (`NonFiniteResult`)."""
     names = list(reference.gradients)
     updated = result.updated_weights is not None and reference.updated_weights is not None
 
@@ -177,16 +182,21 @@ def compare(
 
     excused: kinks.Excused = {}
     found = measured(excused)
-    if not all(d.agree for d in found):  # only then: are the entries that differ at kinks?
+    overall = combine(found)
+    if not math.isfinite(overall.max_abs):
+        check_finite(REFERENCE, reference)
+        check_finite(engine, result)
+        raise NonFiniteResult(engine, "deviation from the reference")  # an overflow
+    if not overall.agree:  # only then: are the entries that differ at kinks?
         values = {**result.gradients, "input_gradient": result.input_gradient}
         expected = {**reference.gradients, "input_gradient": reference.input_gradient}
         excused = kinks.excused_entries(problem, values, expected, tol, numeric_step)
         if excused:
             found = measured(excused)
+            overall = combine(found)
     loss, prediction, input_gradient = found[:3]
     gradients = dict(zip(names, found[3 : 3 + len(names)], strict=True))
     updated_weights = dict(zip(names, found[3 + len(names) :], strict=True)) if updated else None
-    overall = combine(found)
     return EngineDeviation(
         loss=loss,
         prediction=prediction,
@@ -206,17 +216,15 @@ def compute(problem: Problem, plan: Plan, single: bool = False) -> Report:
     """The plan's engines on `problem`, each but the reference compared with it; `single`: x
     was one sample (kinks are then indexed without the batch axis)."""
     reference = plan.engines[REFERENCE](problem)
-    check_finite(REFERENCE, reference)
     results = {REFERENCE: reference}
     deviations = {}
     for name, engine in plan.engines.items():
         if name == REFERENCE:
             continue
         results[name] = engine(problem)
-        check_finite(name, results[name])
         step = plan.numeric_step if name == "numeric" else None
         tol = plan.tolerances[name](reference)
-        deviations[name] = compare(results[name], reference, tol, problem, step, single)
-        if not np.isfinite(deviations[name].max_abs):
-            raise NonFiniteResult(name, "deviation from the reference")
+        deviations[name] = compare(results[name], reference, tol, problem, step, single, name)
+    if not deviations:  # else compare has checked every result
+        check_finite(REFERENCE, reference)
     return Report(results, deviations)

@@ -16,7 +16,6 @@ entry by entry, within the check's tolerance. Most specific first:
    first wrong step when the candidate sends its own dL/d(output) per layer (its `trace`).
 """
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +23,12 @@ from typing import Any
 import numpy as np
 
 from service.core.exceptions import ErrorItem, InvalidRequest
-from service.domain.compare import Tolerance
+from service.domain.compare import Tolerance, factor_of, within
 from service.domain.network import shape_text
 from service.engines import Problem, manual
 from service.engines.layers import Activation, Layer, sequence
 from service.engines.layers.linear import Linear
-from service.engines.layers.normalization import Normalised
+from service.engines.layers.normalization import Normalised, backward_terms
 from service.schemas.arrays import Ragged
 from service.schemas.models import CandidateStep
 from service.schemas.values import Diagnosis
@@ -70,8 +69,7 @@ def sent(case: Case) -> list[str]:
 def close(got: Array | None, expected: Array, tol: Tolerance) -> bool:
     if got is None or np.shape(got) != np.shape(expected):
         return False
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.all(np.abs(got - expected) <= tol.atol + tol.rtol * np.abs(expected)))
+    return bool(np.all(within(got, expected, tol)))
 
 
 def names(params: list[str]) -> str:
@@ -133,27 +131,18 @@ def activation_mistakes(layer: Activation) -> list[tuple[str, Derivative]]:
 NormBackward = Callable[[Array, Normalised], Array]
 
 
-def scaled(grad: Array, cache: Normalised) -> tuple[Array, Array, Array, int]:
-    """d = γ·dL/dy, Σd, Σ(d·x̂) over the entries sharing a mean, and their count m."""
-    d = grad if cache.gamma is None else grad * cache.gamma
-    m = math.prod(grad.shape[axis] for axis in cache.axes)
-    total = d.sum(axis=cache.axes, keepdims=True)
-    along = (d * cache.x_hat).sum(axis=cache.axes, keepdims=True)
-    return d, total, along, m
-
-
 def as_constants(grad: Array, cache: Normalised) -> Array:
-    d, _, _, _ = scaled(grad, cache)
+    d, _, _, _ = backward_terms(grad, cache)
     return d * cache.inv_std
 
 
 def without_variance(grad: Array, cache: Normalised) -> Array:
-    d, total, _, m = scaled(grad, cache)
+    d, total, _, m = backward_terms(grad, cache)
     return (m * d - total) * cache.inv_std / m
 
 
 def without_mean(grad: Array, cache: Normalised) -> Array:
-    d, _, along, m = scaled(grad, cache)
+    d, _, along, m = backward_terms(grad, cache)
     return (m * d - cache.x_hat * along) * cache.inv_std / m
 
 
@@ -324,7 +313,12 @@ def common_factor(case: Case) -> list[Diagnosis]:
     given = [n for n in case.wrong if case.candidate.get(n) is not None]
     if len(given) < 2:
         return []
-    c = factor_of(case.candidate[given[0]], case.reference[given[0]])
+    first = case.candidate[given[0]]
+    c = (
+        None
+        if first is None or first.shape != case.reference[given[0]].shape
+        else (factor_of(first, case.reference[given[0]]))
+    )
     if c is None or not all(
         close(case.candidate[n], c * case.reference[n], case.tol) for n in given
     ):
@@ -333,16 +327,6 @@ def common_factor(case: Case) -> list[Diagnosis]:
     if any(not close(c * case.reference[n], case.reference[n], case.tol) for n in right):
         return []  # a factor on dL/dp spoils every gradient; here some are right
     return [factor_diagnosis(case, given, c, None)]
-
-
-def factor_of(got: Array | None, expected: Array) -> float | None:
-    if got is None or np.shape(got) != np.shape(expected):
-        return None
-    norm = float(np.vdot(expected, expected))
-    if norm == 0 or not np.isfinite(norm):
-        return None
-    c = float(np.vdot(got, expected)) / norm
-    return c if np.isfinite(c) and abs(c - 1) > 1e-9 else None
 
 
 def factor_diagnosis(case: Case, params: list[str], c: float, layer: int | None) -> Diagnosis:

@@ -7,7 +7,6 @@ reference times a constant (2, ½, the batch size, −1), the finding says so: t
 backprop bugs.
 """
 
-import math
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
@@ -16,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from service.domain import kinks
-from service.domain.compare import Tolerance, distance
+from service.domain.compare import Tolerance, distance, factor_of, within
 from service.domain.diagnosis import Case, diagnose, trace_steps
+from service.domain.network import shape_text
 from service.engines import Problem
 from service.engines.kinks import sitting
 from service.schemas.arrays import Ragged
@@ -30,24 +30,11 @@ def candidate_shape(value: float | np.ndarray | Ragged) -> tuple[int, ...] | Non
     return None if isinstance(value, Ragged) else np.shape(value)
 
 
-def within(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
-    with np.errstate(over="ignore"):  # a difference or a tolerance past 1.8e308 is inf: right
-        return np.abs(got - expected) <= tol.atol + tol.rtol * np.abs(expected)
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "[" + ", ".join(map(str, shape)) + "]"
-
-
 def factor_hint(got: np.ndarray, expected: np.ndarray, tol: Tolerance, batch: int) -> str | None:
     """Name the constant c when the candidate is c × the reference throughout."""
-    with np.errstate(over="ignore", invalid="ignore"):  # values near ±1.8e308: no hint
-        norm = float(np.dot(expected.ravel(), expected.ravel()))
-        if norm == 0 or not math.isfinite(norm):
-            return None
-        c = float(np.dot(got.ravel(), expected.ravel())) / norm
-        if not math.isfinite(c) or abs(c - 1) < 1e-9 or not np.all(within(got, c * expected, tol)):
-            return None
+    c = factor_of(got, expected)
+    if c is None or not np.all(within(got, c * expected, tol)):
+        return None
     named = [
         (2.0, "twice the expected values; is the 2 of d(p − y)²/dp applied twice?"),
         (0.5, "half the expected values: the derivative of (p − y)² is 2(p − y)"),

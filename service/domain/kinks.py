@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from service.domain.compare import Tolerance
+from service.domain.compare import Tolerance, within
 from service.engines import Problem, kinks
 from service.engines.layers import sequence
 from service.schemas.values import Kink
@@ -30,9 +30,7 @@ Excused = dict[str, dict[tuple[int, ...], Kink]]  # quantity → batch-first ind
 
 def outside(value: Array, reference: Array, tol: Tolerance) -> Array:
     """Flat indices of the entries outside atol + rtol·|reference|."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        ok = np.abs(value - reference) <= tol.atol + tol.rtol * np.abs(reference)
-    return np.flatnonzero(~ok.ravel())
+    return np.flatnonzero(~within(value, reference, tol).ravel())
 
 
 def layer_of(index: int) -> int | None:

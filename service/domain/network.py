@@ -9,6 +9,7 @@ layer 0 inside residual block 1 is `["body", "network", "layers", 1, "layers", 0
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pydantic import BaseModel
 
@@ -55,28 +56,55 @@ def walk_layers(
         yield from walk_layers(layer.children(), (*path, index))
 
 
+@dataclass(frozen=True)
+class Inventory:
+    """What a network holds, whatever the request: its layers (blocks' too), their widths, their
+    parameters. Layer specs are frozen and hashable, so a network seen before is not walked
+    again (`inventory`): clients send the same network request after request."""
+
+    layers: int  # blocks' layers included
+    widths: tuple[tuple[tuple[int, ...], str, int], ...]  # (path, option, width)
+    parameters: tuple[Param, ...]  # in state_dict order
+    parameter_count: int
+    draws: bool  # a layer draws random numbers (dropout)
+
+
+@lru_cache(maxsize=256)
+def inventory(layers: tuple[Layer, ...]) -> Inventory:
+    found = list(walk_layers(layers))
+    widths = tuple(
+        (path, option, width)
+        for path, layer in found
+        for option, width in vars(layer).items()
+        if option in WIDTHS and isinstance(width, int)
+    )
+    parameters = tuple(sequence.parameters(layers))
+    draws = any(layer.draws for _, layer in found)
+    return Inventory(len(found), widths, parameters, sum(p.size for p in parameters), draws)
+
+
 def check_layers(layers: tuple[Layer, ...], settings: Settings) -> list[Param]:
     """What can be checked before x is known: how many layers, how wide, how many parameters.
     Returns the parameter table, in `state_dict` order."""
-    found = list(walk_layers(layers))
-    if len(found) > settings.max_layers:
+    held = inventory(layers)
+    if held.layers > settings.max_layers:
         what = "the number of layers (those inside blocks included)"
-        raise LimitExceeded(LAYERS, "max_layers", settings.max_layers, len(found), what)
-    for path, layer in found:
-        for option in WIDTHS:
-            width = vars(layer).get(option)
-            if isinstance(width, int) and width > settings.max_width:
-                where = f"layer {'.'.join(map(str, path))}'s {option}"
-                loc = layer_loc(path, option)
-                raise LimitExceeded(loc, "max_width", settings.max_width, width, where)
-    parameters = sequence.parameters(layers)
-    count = sum(p.size for p in parameters)
-    if count > settings.max_parameters:
+        raise LimitExceeded(LAYERS, "max_layers", settings.max_layers, held.layers, what)
+    for path, option, width in held.widths:
+        if width > settings.max_width:
+            where = f"layer {'.'.join(map(str, path))}'s {option}"
+            loc = layer_loc(path, option)
+            raise LimitExceeded(loc, "max_width", settings.max_width, width, where)
+    if held.parameter_count > settings.max_parameters:
         what = "the number of parameters"
         raise LimitExceeded(
-            ("body", "network"), "max_parameters", settings.max_parameters, count, what
+            ("body", "network"),
+            "max_parameters",
+            settings.max_parameters,
+            held.parameter_count,
+            what,
         )
-    return parameters
+    return list(held.parameters)
 
 
 def first_fixing(layers: tuple[Layer, ...]) -> Layer | None:
@@ -118,7 +146,7 @@ class Shapes:
     """One sample's shape through the network."""
 
     sample: Shape  # of x
-    outputs: list[Shape]  # of each top-level layer's output
+    outputs: tuple[Shape, ...]  # of each top-level layer's output
     cost: int  # multiply-adds of one sample's forward pass
     values: int  # numbers one sample's forward pass holds: x and every layer's output
 
@@ -138,10 +166,12 @@ def values_held(layers: tuple[Layer, ...], shape: Shape) -> int:
     return total
 
 
+@lru_cache(maxsize=256)
 def walk(layers: tuple[Layer, ...], sample: Shape, batch: int) -> Shapes:
     """Each layer's output shape for `batch` samples of `sample`; a 422 naming the first layer
     that does not fit. When that layer sees x itself (every layer before it keeps x's shape),
-    x is named: the network is fine, the input is not."""
+    x is named: the network is fine, the input is not. Kept for the networks and shapes seen
+    last (an error is not kept: it is raised again)."""
     try:
         outputs = sequence.output_shapes(layers, sample, batch)
     except sequence.LayerShapeError as error:
@@ -162,7 +192,8 @@ def walk(layers: tuple[Layer, ...], sample: Shape, batch: int) -> Shapes:
             item = ErrorItem(layer_loc(error.path, error.field), msg, "layers_do_not_chain")
         raise InvalidRequest([item]) from None
     cost = sequence.cost(layers, sample)
-    return Shapes(sample, outputs, cost, math.prod(sample) + values_held(layers, sample))
+    held = math.prod(sample) + values_held(layers, sample)
+    return Shapes(sample, tuple(outputs), cost, held)
 
 
 def given_to(layers: tuple[Layer, ...], path: tuple[int, ...]) -> str:

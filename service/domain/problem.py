@@ -36,6 +36,27 @@ PASSES = 3  # a forward and a backward pass cost about three forward passes
 
 
 @dataclass(frozen=True)
+class Sizing:
+    """What the network and x's shape decide, checked before any array is made or weight
+    drawn (layer count, widths, parameters, chaining, batch, activations, cost): worked out
+    once per request, and shared by the answer's size check and `prepare`."""
+
+    layers: tuple[Layer, ...]
+    parameters: list[Param]  # in state_dict order
+    batched: tuple[int, ...]  # x's shape with a batch axis
+    shapes: Shapes  # one sample's shape through the network
+
+
+def sizing(request: ProblemRequest, settings: Settings) -> Sizing:
+    """The network's limits first (before x is read), then x's shape through it."""
+    layers = network.specs(request.network.layers)
+    parameters = network.check_layers(layers, settings)
+    given = None if request.x is None else request.x.shape
+    batched, shapes = input_shapes(given, layers, settings)
+    return Sizing(layers, parameters, batched, shapes)
+
+
+@dataclass(frozen=True)
 class Prepared:
     problem: Problem
     plan: Plan  # the engines to run on it, their tolerances and cost
@@ -104,24 +125,26 @@ def shape_error(loc: Loc, expected: tuple[int, ...], got: tuple[int, ...], hint:
 def prepare(
     request: ProblemRequest,
     settings: Settings,
-    engines: tuple[str, ...] | list[str] = (REFERENCE,),
+    engines: Sequence[str] = (REFERENCE,),
     learning_rate: float | None = None,
     numeric_options: NumericOptions | None = None,
+    sized: Sizing | None = None,
 ) -> Prepared:
-    """The problem, with `engines` to run on it (autograd, the reference, always among them)."""
-    layers = network.specs(request.network.layers)
-    parameters = network.check_layers(layers, settings)
+    """The problem, with `engines` to run on it (autograd, the reference, always among them);
+    `sized`: the request's `sizing`, when the caller has it already."""
+    sized = sized or sizing(request, settings)
+    layers, parameters, shapes = sized.layers, sized.parameters, sized.shapes
     dtype = DTYPES[request.dtype]
     if dtype is np.float32:
         check_float32_scalars(layers, request.loss, learning_rate)
     loss = loss_spec(request.loss)
 
-    x, single, shapes = inputs(request, layers, dtype, settings)
+    x, single = inputs(request, sized.batched, dtype)
     y = targets(request, loss, x, single, shapes, dtype)
     weights = weights_for(request, layers, parameters, dtype, settings.max_errors)
     draws = (
         dropout_masks(layers, request.dropout_seed, x.shape, x.dtype)
-        if any(layer.draws for _, layer in network.walk_layers(layers))
+        if network.inventory(layers).draws
         else {}
     )
 
@@ -182,15 +205,13 @@ def input_shapes(
 
 
 def inputs(
-    request: ProblemRequest, layers: tuple[Layer, ...], dtype: type, settings: Settings
-) -> tuple[np.ndarray, bool, Shapes]:
-    """x with a batch axis, whether it was one sample, and the shapes it takes through the
-    network; x defaults to the seed's point where the network takes it."""
-    given = None if request.x is None else request.x.shape
-    batched, shapes = input_shapes(given, layers, settings)
+    request: ProblemRequest, batched: tuple[int, ...], dtype: type
+) -> tuple[np.ndarray, bool]:
+    """x with a batch axis (`batched`, from `input_shapes`) and whether it was one sample; x
+    defaults to the seed's point where the network takes it."""
     array = np.array(seed.X) if request.x is None else request.x
     single = len(batched) > array.ndim
-    return cast(array.reshape(batched), ("body", "x"), dtype), single, shapes
+    return cast(array.reshape(batched), ("body", "x"), dtype), single
 
 
 def targets(
@@ -304,11 +325,9 @@ def _cached_initial_weights(layers: tuple[Layer, ...], seed: int) -> dict[str, n
     return weights
 
 
-def seeded_weights(
-    layers: tuple[Layer, ...], parameters: list[Param], seed: int
-) -> dict[str, np.ndarray]:
+def seeded_weights(layers: tuple[Layer, ...], seed: int) -> dict[str, np.ndarray]:
     """torch's initial weights; small networks' are cached, as clients repeat the same seed."""
-    if sum(p.size for p in parameters) <= CACHED_PARAMETERS:
+    if network.inventory(layers).parameter_count <= CACHED_PARAMETERS:
         return _cached_initial_weights(layers, seed)
     return initial_weights(layers, seed)
 
@@ -324,7 +343,7 @@ def weights_for(
     (batch norm's running statistics) are accepted when their shapes fit, and left out: they
     get no gradient, and train mode does not read them."""
     if request.weights is None:
-        initial = seeded_weights(layers, expected, request.init_seed)
+        initial = seeded_weights(layers, request.init_seed)
         return {name: w.astype(dtype) for name, w in initial.items()}  # a copy: never shared
     if "init_seed" in request.model_fields_set:
         msg = "give either weights or init_seed, not both"

@@ -20,7 +20,7 @@ from service.core.config import Settings
 from service.core.exceptions import ErrorItem, InvalidRequest, Loc
 from service.domain import network
 from service.domain.compute import REFERENCE
-from service.domain.problem import input_shapes
+from service.domain.problem import Sizing
 from service.engines.layers import sequence
 from service.schemas.models import CheckRequest, GradientsRequest, TrainRequest
 
@@ -49,13 +49,10 @@ class AnswerShape:
     names: int
 
     @classmethod
-    def of(cls, request: GradientsRequest | CheckRequest, settings: Settings) -> "AnswerShape":
-        """From the layers and x's shape, with the errors and limits `prepare()` would give."""
-        layers = network.specs(request.network.layers)
-        found = sequence.parameters(layers)
-        x = None if request.x is None else request.x.shape
-        batched, shapes = input_shapes(x, layers, settings)
-        widths = (math.prod(batched[1:]), *(math.prod(shape) for shape in shapes.outputs))
+    def of(cls, sized: Sizing) -> "AnswerShape":
+        """From the request's `sizing` (its checks and limits passed)."""
+        batched, found = sized.batched, sized.parameters
+        widths = (math.prod(batched[1:]), *(math.prod(shape) for shape in sized.shapes.outputs))
         return cls(batched[0], widths, sum(p.size for p in found), len(found))
 
 
@@ -72,7 +69,7 @@ class GradientsAnswer:
     shapes: AnswerShape
 
     @classmethod
-    def of(cls, request: GradientsRequest, settings: Settings) -> "GradientsAnswer":
+    def of(cls, request: GradientsRequest, sized: Sizing) -> "GradientsAnswer":
         return cls(
             encoding=request.encoding,
             engines=tuple(dict.fromkeys([REFERENCE, *request.engines])),
@@ -80,7 +77,7 @@ class GradientsAnswer:
             trace=request.trace,
             return_weights=request.return_weights,
             dtype=request.dtype,
-            shapes=AnswerShape.of(request, settings),
+            shapes=AnswerShape.of(sized),
         )
 
     @property
@@ -120,9 +117,9 @@ class GradientsAnswer:
         return found
 
 
-def check_gradients_answer(request: GradientsRequest, settings: Settings) -> None:
+def check_gradients_answer(request: GradientsRequest, sized: Sizing, settings: Settings) -> None:
     """Refuse an answer over `limit`, naming each smallest set of changes that would fit."""
-    answer = GradientsAnswer.of(request, settings)
+    answer = GradientsAnswer.of(request, sized)
     limit = settings.max_response_bytes
     if answer.size <= limit:
         return
@@ -142,13 +139,12 @@ def check_gradients_answer(request: GradientsRequest, settings: Settings) -> Non
     refuse(("body",), answer.size, limit, options, "a smaller network or batch")
 
 
-def check_check_answer(request: CheckRequest, settings: Settings) -> None:
+def check_check_answer(request: CheckRequest, sized: Sizing, settings: Settings) -> None:
     """POST /gradients/check: the reference's values, and a finding per quantity with up to
     max_mismatches mismatches listed."""
-    s = AnswerShape.of(request, settings)
+    s = AnswerShape.of(sized)
     limit = settings.max_response_bytes
-    layers = network.specs(request.network.layers)
-    arrays = [p.size for p in sequence.parameters(layers)]
+    arrays = [p.size for p in sized.parameters]
     if request.return_weights:
         arrays += arrays
     arrays += [s.batch * s.widths[0], s.batch * s.widths[-1]]  # input gradient, prediction

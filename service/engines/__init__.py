@@ -46,7 +46,7 @@ class TraceStep:
     extras: Mapping[str, np.ndarray] = field(default_factory=dict)  # batch-norm mean, mask, …
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: a frozen dataclass's __init__ costs 3× as much, on every request
 class EngineResult:
     loss: np.floating  # in the problem's dtype
     prediction: np.ndarray  # (batch, *output shape)

@@ -106,7 +106,9 @@ class Bounds:
     max_errors: int
     reported: int = 0
     omitted: int = 0
-    suggestions: dict[str, str] = field(default_factory=dict)  # unknown field → a valid name
+    # Unknown fields' nearest valid names, by the object they were found in (kept here, so
+    # that no other object takes its id while the request is read).
+    suggestions: dict[int, tuple[dict[Any, Any], dict[str, str]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, settings: "Settings") -> "Bounds":
@@ -120,6 +122,15 @@ class Bounds:
         self.reported += allowed
         self.omitted += found - allowed
         return allowed
+
+    def suggest(self, where: dict[Any, Any], name: str, nearest: str) -> None:
+        """`name`, unknown in the object `where`, is most likely `nearest`, a field there."""
+        self.suggestions.setdefault(id(where), (where, {}))[1][name] = nearest
+
+    def nearest(self, where: Any, name: str) -> str | None:
+        """The valid name suggested for `name` in the object `where`, if any."""
+        found, names = self.suggestions.get(id(where), (None, {}))
+        return names.get(name) if found is where else None
 
 
 def refuse(bounds: Bounds | None, errors: list[InitErrorDetails], found: int | None = None) -> None:
@@ -152,7 +163,7 @@ class Strict(BaseModel):
             if isinstance(key, str) and len(key) <= MAX_NAME:  # a misspelling, not an attack
                 close = get_close_matches(key, list(cls.model_fields), n=1, cutoff=0.75)
                 if close:
-                    bounds.suggestions[key] = close[0]
+                    bounds.suggest(data, key, close[0])
         if len(unknown) <= bounds.max_errors:
             return data
         errors = [

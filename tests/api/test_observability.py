@@ -1,5 +1,6 @@
 """Metrics, JSON access logs and request IDs, in-process and on the live two-worker server."""
 
+import asyncio
 import json
 import logging
 import re
@@ -7,14 +8,16 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
+import numpy as np
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.core import logs
 from service.core.logs import JSONFormatter, configure_logging, write
 from tests.conftest import LiveServer
 
@@ -160,6 +163,7 @@ async def test_an_unexpected_error_is_a_json_500_with_the_request_id(
     assert response.headers["X-Request-ID"] == "oops"
     assert response.json()["detail"][0]["type"] == "internal_error"
     assert "oops" in response.json()["detail"][0]["msg"]
+    logs.flush()
     [line] = access_lines(capsys.readouterr().err)
     assert (line["level"], line["status"], line["route"]) == ("error", 500, "/broken")
 
@@ -172,6 +176,7 @@ async def test_one_json_access_line_per_request(
 ) -> None:
     await client.post("/gradients", json={}, headers={"X-Request-ID": "req-1"})
     await client.get("/healthz")
+    logs.flush()
     first, second = access_lines(capsys.readouterr().err)
     assert first["message"] == "POST /gradients 200"
     assert first["level"] == "info"
@@ -195,6 +200,7 @@ async def test_log_level_from_the_environment(
     configure_logging()
     try:
         await client.get("/healthz")
+        logs.flush()
         assert access_lines(capsys.readouterr().err) == []
     finally:
         monkeypatch.delenv("LOG_LEVEL")
@@ -229,6 +235,40 @@ def test_a_line_written_directly_is_the_line_logging_writes(
         logger.removeFilter(keep)
     assert [record.getMessage() for record in seen] == ["GET /x 200"]
     assert capsys.readouterr().err == ""
+
+
+async def test_lines_written_in_an_event_loop_go_out_together(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Info lines wait for at most FLUSH_SECONDS (or MAX_PENDING lines); a warning goes out at
+    once, after the lines that wait, in order."""
+    configure_logging("info")
+    logger = logging.getLogger("gradient_service.access")
+    for n in range(3):
+        write(logger, logging.INFO, f"line {n}", {})
+    assert capsys.readouterr().err == ""
+    await asyncio.sleep(2 * logs.FLUSH_SECONDS)
+    assert [json.loads(line)["message"] for line in capsys.readouterr().err.splitlines()] == [
+        "line 0", "line 1", "line 2"
+    ]  # fmt: skip
+    write(logger, logging.INFO, "waits", {})
+    write(logger, logging.WARNING, "at once", {})
+    assert [json.loads(line)["message"] for line in capsys.readouterr().err.splitlines()] == [
+        "waits", "at once"
+    ]  # fmt: skip
+    for n in range(logs.MAX_PENDING):
+        write(logger, logging.INFO, f"line {n}", {})
+    assert len(capsys.readouterr().err.splitlines()) == logs.MAX_PENDING
+    assert logs.pending == []
+
+
+def test_times_are_datetime_s_own_to_the_millisecond() -> None:
+    """utc_time formats the date and time once per second; to the millisecond it must be what
+    datetime writes, rounding to the microsecond first (…44.45199984 is .452), before 1970 too."""
+    edges = [0.0, 1.9999, 1700000000.0005, 1700000000.9999996, 261786824.45199984, -1.5, -1e-7]
+    for created in [*edges, *np.random.default_rng(0).uniform(-1e9, 4e9, 20_000).tolist()]:
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert logs.utc_time(created) == expected, created
 
 
 def test_the_formatter_adds_fields_and_the_exception() -> None:

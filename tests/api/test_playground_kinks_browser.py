@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
 from tests.api.test_docs_browser import chromium  # noqa: F401 - a fixture used by name
 from tests.api.test_playground_browser import (  # noqa: F401 - browser is a fixture used by name
@@ -27,16 +27,22 @@ WEIGHTS = {
 }
 
 
-def test_entries_at_kinks_are_left_out_counted_and_outlined(
-    browser: Browser,  # noqa: F811 - the imported fixture
-    live_url: str,
-) -> None:
-    page = open_playground(browser, live_url)
+def relu_at_zero(on: Browser, live_url: str) -> Page:
+    """The page with the relu preset, its pre-activations all at 0 (WEIGHTS, x = [1, −1])."""
+    page = open_playground(on, live_url)
     page.select_option("#preset", "relu")
     page.check("#weights-from-paste")
     page.fill("#weights", json.dumps(WEIGHTS))
     page.fill("#x", "[1.0, -1.0]")
     page.fill("#y", "[0.4]")
+    return page
+
+
+def test_entries_at_kinks_are_left_out_counted_and_outlined(
+    browser: Browser,  # noqa: F811 - the imported fixture
+    live_url: str,
+) -> None:
+    page = relu_at_zero(browser, live_url)
     page.check("#numeric")
     page.click("#compute")
     page.wait_for_selector("#compute-output[data-state=done]")
@@ -76,12 +82,7 @@ def test_check_counts_a_valid_one_sided_derivative_right_and_outlines_it(
     live_url: str,
 ) -> None:
     """The student's relu'(0) = 1: every gradient upstream of the relu is the other side's."""
-    page = open_playground(browser, live_url)
-    page.select_option("#preset", "relu")
-    page.check("#weights-from-paste")
-    page.fill("#weights", json.dumps(WEIGHTS))
-    page.fill("#x", "[1.0, -1.0]")
-    page.fill("#y", "[0.4]")
+    page = relu_at_zero(browser, live_url)
     g = 2 * (0.1 - 0.4)  # dL/dp: every a is 0, p = 2.bias
     upstream = [g * w for w in WEIGHTS["2.weight"][0]]  # dL/dz with relu'(0) = 1
     candidate = {

@@ -16,7 +16,10 @@ import numpy as np
 import orjson
 import pytest
 import torch
+from pydantic import ValidationError
 
+from service.core import seed
+from service.schemas.models import GradientsRequest
 from tests.nets import mlp
 
 SERVICE = Path(__file__).resolve().parents[2] / "service"
@@ -121,3 +124,19 @@ async def test_the_same_request_gets_the_same_answer(
     assert without_timings(orjson.loads(again.content)) == without_timings(
         orjson.loads(first.content)
     )
+
+
+def test_the_default_network_is_shared_read_only() -> None:
+    """Requests without a network share one default (pydantic deep-copies an unhashable one for
+    every request): frozen, its layers a list no code changes, and the seed's, request after
+    request."""
+    first, second = GradientsRequest.model_validate({}), GradientsRequest.model_validate({})
+    assert first.network is second.network
+    assert (
+        first.network.layers
+        == GradientsRequest.model_validate({"network": {"layers": seed.LAYERS}}).network.layers
+    )
+    with pytest.raises(ValidationError):
+        first.network.layers = []  # type: ignore[misc]
+    body = {"network": {"layers": [{"type": "linear", "in_features": 2, "out_features": 1}]}}
+    assert GradientsRequest.model_validate(body).network is not first.network

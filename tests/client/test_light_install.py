@@ -51,16 +51,38 @@ print(answer.loss, answer.agree, graded.report.verdict)
 
 
 def test_the_command_line_asks_a_server(light: Path, live_url: str, tmp_path: Path) -> None:
-    example = subprocess.run([str(light / "gradient-service"), "example"], capture_output=True,
-                             text=True, check=True).stdout  # fmt: skip
+    command = str(light / "gradient-service")
+    example = subprocess.run([command, "example"], capture_output=True, text=True,
+                             check=True).stdout  # fmt: skip
     request = tmp_path / "seed.json"
     request.write_text(example)
-    run = subprocess.run(
-        [str(light / "gradient-service"), "gradients", str(request), "--url", live_url, "--json"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert json.loads(run.stdout)["loss"] == 0.9877350778792013
-    served = subprocess.run([str(light / "gradient-service"), "serve"], capture_output=True,
-                            text=True)  # fmt: skip
-    assert served.returncode == 2  # serving needs the server extra, and says so
-    assert "pip install 'gradient-service[server]'" in served.stderr
+    run = subprocess.run([command, "gradients", str(request), "--url", live_url, "--json"],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    answer = json.loads(run.stdout)
+    assert (answer["loss"], answer["agree"]) == (0.9877350778792013, True)
+    request.write_text(
+        json.dumps({**json.loads(example), "candidate": {"gradients": answer["gradients"]}})
+    )
+    run = subprocess.run([command, "check", str(request), "--url", live_url, "--json"],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert json.loads(run.stdout)["report"]["verdict"] == "pass"
+
+
+@pytest.mark.parametrize(
+    ("args", "needed_by"),
+    [
+        (["serve"], "serve"),
+        (["openapi"], "openapi"),
+        (["gradients", "-"], "answering in this process (no --url)"),
+        (["check", "-"], "answering in this process (no --url)"),
+    ],
+)
+def test_what_needs_the_server_says_how_to_install_it(
+    light: Path, args: list[str], needed_by: str
+) -> None:
+    run = subprocess.run([str(light / "gradient-service"), *args], input="{}",
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"gradient-service: {needed_by} needs the server (")
+    assert run.stderr.rstrip().endswith("pip install 'gradient-service[server]'")
+    assert "Traceback" not in run.stderr

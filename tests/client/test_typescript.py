@@ -1,6 +1,6 @@
-"""The spec serves other languages: TypeScript types generated from openapi/openapi.json with
-openapi-typescript (clients/typescript, exact versions in its package-lock.json) type-check a
-program that calls POST /gradients and /gradients/check on a live server."""
+"""The spec serves other languages: a TypeScript client generated from openapi/openapi.json
+(openapi-typescript's types, openapi-fetch's calls; clients/typescript, exact versions in its
+package-lock.json) type-checks and calls POST /gradients and /gradients/check on a live server."""
 
 import json
 import os

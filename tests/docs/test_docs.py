@@ -26,6 +26,15 @@ def test_every_example_is_run() -> None:
     assert {example.kind for example in found} == {"console", "python"}
 
 
+def test_numbers_match_within_rounding_and_columns_may_move() -> None:
+    documented = "prediction  [-0.284548619196707]\n  prediction      0         0         yes"
+    printed = "prediction  [-0.28454861919670704]\n  prediction      5.55e-17  1.95e-16  yes"
+    assert docs.same(documented, printed)  # another CPU's last digits
+    assert not docs.same("loss 0.98773", "loss 0.98774")  # beyond rounding
+    assert not docs.same("agree: yes", "agree: no")
+    assert not docs.same("a  b", "ab")  # a space is not nothing
+
+
 def anchor(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
     text = heading.strip().lower()

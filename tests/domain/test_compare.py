@@ -24,6 +24,25 @@ def test_zeros_and_empty() -> None:
     assert deviation(np.array([1e-9]), np.array([0.0]), TOL).max_rel == 1.0
 
 
+def test_empty_pairs_among_others_keep_their_place() -> None:
+    empty = (np.zeros((0, 2)), np.zeros((0, 2)))
+    found = deviations([empty, (np.array([2.0]), np.array([1.0])), empty], TOL)
+    assert found == [
+        Deviation(0.0, 0.0, True),
+        Deviation(1.0, 0.5, False),
+        Deviation(0.0, 0.0, True),
+    ]
+    assert deviations([empty, empty], TOL) == [Deviation(0.0, 0.0, True)] * 2
+
+
+def test_the_smallest_numbers_and_nan() -> None:
+    tiny = np.nextafter(0.0, 1.0)  # a subnormal: its own scale, not rounded to zero
+    assert deviation(np.array([tiny, 0.0]), np.array([0.0, 0.0]), TOL).max_rel == 1.0
+    nan = deviation(np.array([np.nan, 1.0]), np.array([1.0, 1.0]), TOL)
+    assert np.isnan(nan.max_abs)
+    assert nan.agree is False  # a NaN is never within tolerance
+
+
 def test_float32_is_compared_in_float64() -> None:
     a = np.array([0.1], dtype=np.float32)
     d = deviation(a, np.array([0.1]), TOL)

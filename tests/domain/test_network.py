@@ -5,7 +5,7 @@ import pytest
 
 from service.core.config import Settings
 from service.core.exceptions import InvalidRequest, LimitExceeded
-from service.domain.network import check_layers, layer_loc, sample_ndim, walk
+from service.domain.network import check_layers, inventory, layer_loc, sample_ndim, walk
 from tests.nets import layer_specs
 
 SEED = [
@@ -24,7 +24,7 @@ def test_layer_locations_follow_the_request() -> None:
 
 def test_shapes_and_cost_of_the_seed_net() -> None:
     shapes = walk(layer_specs(SEED), (2,), batch=4)
-    assert shapes.outputs == [(10,), (10,), (1,)]
+    assert shapes.outputs == ((10,), (10,), (1,))
     assert shapes.prediction == (1,)
     assert shapes.cost == 2 * 10 + 10 + 10 * 1  # multiply-adds, an activation counts one each
     assert shapes.values == 2 + 10 + 10 + 1
@@ -84,3 +84,17 @@ def test_limits_before_x_is_known() -> None:
     assert caught.value.errors[0].ctx["limit"] == "max_layers"
     names = [p.name for p in check_layers(layer_specs(SEED), Settings())]
     assert names == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def test_a_network_seen_before_is_not_walked_again_but_checked_against_the_limits() -> None:
+    layers = layer_specs(SEED)
+    assert inventory(layers) is inventory(layer_specs(SEED))  # equal specs: the same entry
+    assert check_layers(layers, Settings()) == check_layers(layers, Settings())
+    with pytest.raises(LimitExceeded, match="MAX_WIDTH"):
+        check_layers(layers, Settings(max_width=5))  # the same inventory, a lower limit
+    with pytest.raises(LimitExceeded, match="MAX_PARAMETERS"):
+        check_layers(layers, Settings(max_parameters=10))
+    assert walk(layers, (2,), 4) is walk(layers, (2,), 4)
+    for _ in range(2):  # an error is raised each time, never kept
+        with pytest.raises(InvalidRequest, match="x does not fit layer 0"):
+            walk(layers, (3,), 4)

@@ -5,7 +5,7 @@ from service.api.routes.common import ERRORS, offload, report_of
 from service.api.routes.deps import SettingsDep
 from service.domain.answers import check_answer, expected
 from service.domain.grading import grade
-from service.domain.problem import Prepared, candidate_values, check_network, prepare
+from service.domain.problem import Prepared, candidate_values, prepare, sizing
 from service.domain.sizes import check_check_answer
 from service.schemas.models import CheckRequest
 from service.schemas.responses import CheckResponse
@@ -20,9 +20,9 @@ router = APIRouter(tags=["gradients"], route_class=JSONRoute)
     summary="Grade your own loss, prediction and gradients against the reference",
 )
 async def check(body: CheckRequest, request: Request, settings: SettingsDep) -> JSONResponse:
-    check_network(body.network.layers, settings)
-    check_check_answer(body, settings)  # before a weight is drawn
-    prepared = prepare(body, settings)
+    sized = sizing(body, settings)  # the network's limits, then x's shape through it
+    check_check_answer(body, sized, settings)  # before a weight is drawn
+    prepared = prepare(body, settings, sized=sized)
     return await offload(request, prepared.plan.cost, settings.inline_cost, respond, body, prepared)
 
 

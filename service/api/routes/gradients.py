@@ -4,7 +4,7 @@ from service.api.http import JSONResponse, JSONRoute, base64_arrays
 from service.api.routes.common import ERRORS, offload, report_of
 from service.api.routes.deps import SettingsDep
 from service.domain.answers import gradients_answer
-from service.domain.problem import Prepared, check_network, prepare
+from service.domain.problem import Prepared, prepare, sizing
 from service.domain.sizes import check_gradients_answer
 from service.schemas.models import GradientsRequest
 from service.schemas.responses import GradientsResponse
@@ -21,10 +21,10 @@ router = APIRouter(tags=["gradients"], route_class=JSONRoute)
 async def gradients(
     body: GradientsRequest, request: Request, settings: SettingsDep
 ) -> JSONResponse:
-    check_network(body.network.layers, settings)
-    check_gradients_answer(body, settings)  # before a weight is drawn
+    sized = sizing(body, settings)  # the network's limits, then x's shape through it
+    check_gradients_answer(body, sized, settings)  # before a weight is drawn
     engines = [*body.engines, *(["manual"] if body.trace else [])]  # the trace is manual's
-    prepared = prepare(body, settings, engines, body.learning_rate, body.numeric)
+    prepared = prepare(body, settings, engines, body.learning_rate, body.numeric, sized)
     return await offload(request, prepared.plan.cost, settings.inline_cost, respond, body, prepared)
 
 

@@ -13,8 +13,8 @@ router = APIRouter(tags=["health"], route_class=JSONRoute)
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
-async def healthz() -> Health:
-    return Health(status="ok", version=__version__, engines=list(ENGINES))
+async def healthz() -> JSONResponse:
+    return JSONResponse(Health(status="ok", version=__version__, engines=list(ENGINES)))
 
 
 @router.get(

@@ -43,12 +43,19 @@ def normalise(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Array
     return (x - mean) * inv_std, inv_std, mean, var
 
 
-def normalise_backward(grad: Array, cache: Normalised) -> Array:
-    """dL/dx from dL/dx̂, over the m entries that share each mean."""
+def backward_terms(grad: Array, cache: Normalised) -> tuple[Array, Array, Array, int]:
+    """d = γ·dL/dy, its sum Σd (the mean's term) and Σ(d·x̂) (the variance's) over the m
+    entries that share each mean, and m."""
     d_hat = grad if cache.gamma is None else grad * cache.gamma
     m = math.prod(grad.shape[axis] for axis in cache.axes)
     total = d_hat.sum(axis=cache.axes, keepdims=True)
     along = (d_hat * cache.x_hat).sum(axis=cache.axes, keepdims=True)
+    return d_hat, total, along, m
+
+
+def normalise_backward(grad: Array, cache: Normalised) -> Array:
+    """dL/dx from dL/dx̂, over the m entries that share each mean."""
+    d_hat, total, along, m = backward_terms(grad, cache)
     return (m * d_hat - total - cache.x_hat * along) * cache.inv_std / m
 
 

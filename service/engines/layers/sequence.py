@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, TypeVar
 
 from service.engines.layers.base import Array, Cache, Layer, Param, Shape, ShapeError
@@ -49,10 +50,15 @@ def by_layer(count: int, values: Mapping[str, V]) -> list[dict[str, V]]:
     """Each of `count` layers' entries of `values` by their local names (layer 2's `"weight"` is
     `values["2.weight"]`), in one pass over `values`."""
     owned: list[dict[str, V]] = [{} for _ in range(count)]
-    for name, v in values.items():
-        index, _, local = name.partition(".")
-        owned[int(index)][local] = v  # every name is a layer's: the problem checked them
+    for name, index, local in owners(tuple(values)):
+        owned[index][local] = values[name]  # every name is a layer's: the problem checked them
     return owned
+
+
+@lru_cache(maxsize=256)
+def owners(names: tuple[str, ...]) -> tuple[tuple[str, int, str], ...]:
+    """Each name with its layer's index and its local name: `"2.weight"` → (2, `"weight"`)."""
+    return tuple((name, int(name.partition(".")[0]), name.partition(".")[2]) for name in names)
 
 
 def output_shapes(layers: Layers, shape: Shape, batch: int) -> list[Shape]:

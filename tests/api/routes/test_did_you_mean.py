@@ -11,6 +11,8 @@ import pytest
     ("path", "body", "loc", "nearest"),
     [
         ("/train", {"epoch": 50}, ["body", "epoch"], "epochs"),
+        # more unknown fields than max_errors: Strict makes their errors itself
+        ("/train", {"epoch": 50, **{f"x{i}": i for i in range(100)}}, ["body", "epoch"], "epochs"),
         ("/gradients", {"engine": ["autograd"]}, ["body", "engine"], "engines"),
         ("/gradients", {"learningrate": 0.1}, ["body", "learningrate"], "learning_rate"),
         (
@@ -46,3 +48,16 @@ async def test_nothing_close_gets_no_suggestion(client: httpx.AsyncClient) -> No
     assert item["loc"] == ["body", "banana"]
     assert item["msg"] == "Extra inputs are not permitted"
     assert "ctx" not in item
+
+
+async def test_the_nearest_name_is_one_valid_where_the_field_is(client: httpx.AsyncClient) -> None:
+    """The same misspelling at the top and in a layer: only the request has `learning_rate`."""
+    layer = {"type": "linear", "in_features": 2, "out_features": 1, "learningrate": 0.1}
+    body = {"network": {"layers": [layer]}, "learningrate": 0.1}
+    response = await client.post("/gradients", json=body)
+    assert response.status_code == 422
+    messages = {tuple(item["loc"]): item["msg"] for item in response.json()["detail"]}
+    assert messages == {
+        ("body", "network", "layers", 0, "learningrate"): "Extra inputs are not permitted",
+        ("body", "learningrate"): 'Extra inputs are not permitted: did you mean "learning_rate"?',
+    }
