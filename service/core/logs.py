@@ -122,8 +122,11 @@ pending: list[Line] = []  # lines waiting to be written together
 
 
 def take_pending() -> list[Line]:
-    lines = pending[:]
-    pending.clear()
+    """The lines that wait, taken off `pending`: only those, so that a line another thread
+    appends meanwhile (a worker thread's warning) stays to be written, not lost."""
+    count = len(pending)
+    lines = pending[:count]
+    del pending[:count]
     return lines
 
 

@@ -313,12 +313,8 @@ def common_factor(case: Case) -> list[Diagnosis]:
     given = [n for n in case.wrong if case.candidate.get(n) is not None]
     if len(given) < 2:
         return []
-    first = case.candidate[given[0]]
-    c = (
-        None
-        if first is None or first.shape != case.reference[given[0]].shape
-        else (factor_of(first, case.reference[given[0]]))
-    )
+    first, expected = case.candidate[given[0]], case.reference[given[0]]
+    c = factor_of(first, expected) if first is not None and first.shape == expected.shape else None
     if c is None or not all(
         close(case.candidate[n], c * case.reference[n], case.tol) for n in given
     ):

@@ -13,7 +13,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.api.test_state import without_timings
+from tests.answers import without
+from tests.api.test_state import TIMINGS
 from tests.nets import mlp
 
 pytestmark = pytest.mark.live
@@ -67,7 +68,7 @@ async def answers(
         async def one(path: str, body: dict[str, Any]) -> tuple[int, Any]:
             async with gate:
                 response = await client.post(path, json=body)
-            return response.status_code, without_timings(orjson.loads(response.content))
+            return response.status_code, without(orjson.loads(response.content), TIMINGS)
 
         return await asyncio.gather(*(one(path, body) for path, body in requests))
 

@@ -2,8 +2,6 @@
 the request and the settings are called without FastAPI's dependency solving, and answer as
 FastAPI's own handler does."""
 
-from typing import Any
-
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -12,6 +10,7 @@ from fastapi.routing import iter_route_contexts
 from service.api.http import JSONRoute
 from service.api.routes.deps import get_settings
 from service.core.config import Settings
+from tests.answers import without
 
 DURATIONS = {"elapsed_ms", "engine_ms", "duration_ms"}
 DIRECT = ["/gradients", "/gradients/check", "/train", "/healthz", "/readyz"]
@@ -38,14 +37,6 @@ def test_a_route_with_a_query_or_header_parameter_is_left_to_fastapi(app: FastAP
     assert route(app, "/datasets/seed").direct is None  # it takes query parameters
 
 
-def without_durations(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_durations(v) for k, v in value.items() if k not in DURATIONS}
-    if isinstance(value, list):
-        return [without_durations(v) for v in value]
-    return value
-
-
 @pytest.mark.parametrize("path", list(BODIES))
 async def test_fastapi_s_handler_answers_the_same(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings, path: str
@@ -55,7 +46,7 @@ async def test_fastapi_s_handler_answers_the_same(
     through_fastapi = await client.post(path, json=BODIES[path])
     assert direct.status_code == through_fastapi.status_code == 200
     assert direct.headers["content-type"] == through_fastapi.headers["content-type"]
-    assert without_durations(direct.json()) == without_durations(through_fastapi.json())
+    assert without(direct.json(), DURATIONS) == without(through_fastapi.json(), DURATIONS)
 
 
 async def test_an_overridden_settings_dependency_is_honoured(

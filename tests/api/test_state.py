@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from service.core import seed
 from service.schemas.models import GradientsRequest
+from tests.answers import without
 from tests.nets import mlp
 
 SERVICE = Path(__file__).resolve().parents[2] / "service"
@@ -104,12 +105,7 @@ async def test_requests_leave_global_state_as_they_found_it(client: httpx.AsyncC
     assert global_state() == before
 
 
-def without_timings(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k != "elapsed_ms"}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
+TIMINGS = {"elapsed_ms"}
 
 
 @pytest.mark.parametrize(("path", "body"), MIX, ids=[f"{p} {i}" for i, (p, _) in enumerate(MIX)])
@@ -121,8 +117,8 @@ async def test_the_same_request_gets_the_same_answer(
         await client.post(other_path, json=other)
     again = await client.post(path, json=body)
     assert again.status_code == first.status_code
-    assert without_timings(orjson.loads(again.content)) == without_timings(
-        orjson.loads(first.content)
+    assert without(orjson.loads(again.content), TIMINGS) == without(
+        orjson.loads(first.content), TIMINGS
     )
 
 

@@ -58,7 +58,11 @@ def by_layer(count: int, values: Mapping[str, V]) -> list[dict[str, V]]:
 @lru_cache(maxsize=256)
 def owners(names: tuple[str, ...]) -> tuple[tuple[str, int, str], ...]:
     """Each name with its layer's index and its local name: `"2.weight"` → (2, `"weight"`)."""
-    return tuple((name, int(name.partition(".")[0]), name.partition(".")[2]) for name in names)
+    found = []
+    for name in names:
+        index, _, local = name.partition(".")
+        found.append((name, int(index), local))
+    return tuple(found)
 
 
 def output_shapes(layers: Layers, shape: Shape, batch: int) -> list[Shape]:

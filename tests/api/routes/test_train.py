@@ -14,18 +14,11 @@ from service.core.config import Settings
 from service.domain.training import LAYER_STEP_COST, PARAMETER_STEP_COST, STEP_COST
 from service.schemas.responses import TrainResponse
 from service.schemas.values import EpochReport
+from tests.answers import without
 from tests.domain.test_training import torch_loop
 
 NDJSON = {"accept": "application/x-ndjson"}
 TIMINGS = {"elapsed_ms", "engine_ms"}
-
-
-def without_timings(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
 
 
 async def train(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +50,7 @@ async def test_the_generator_is_the_data_set_get_returns(client: httpx.AsyncClie
     common = {"epochs": 2, "batch_size": 4, "shuffle_seed": 1, "dtype": "float32"}
     generated = await train(client, {**common, "data": {"generator": "seed", "n": 30, "seed": 5}})
     given = await train(client, {**common, "data": {"x": dataset["x"], "y": dataset["y"]}})
-    assert without_timings(generated) == without_timings(given)
+    assert without(generated, TIMINGS) == without(given, TIMINGS)
     assert generated["samples"] == 30
     assert generated["steps"] == 2 * 8  # 30 samples in batches of 4: 7 full and one of 2
 
@@ -81,9 +74,9 @@ async def test_the_stream_is_one_line_per_epoch_then_the_summary(
     assert summary.loss_curves["autograd"] == [line["loss"]["autograd"] for line in lines[:3]]
 
     whole = await train(client, {"epochs": 3, "shuffle_seed": 0})
-    assert without_timings(whole["history"]) == without_timings(lines[:3])
-    assert without_timings({**whole, "history": None}) == without_timings(
-        {**lines[-1], "history": None}
+    assert without(whole["history"], TIMINGS) == without(lines[:3], TIMINGS)
+    assert without({**whole, "history": None}, TIMINGS) == without(
+        {**lines[-1], "history": None}, TIMINGS
     )
 
 
